@@ -1,0 +1,1 @@
+"""peerbridge_platform."""

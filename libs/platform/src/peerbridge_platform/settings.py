@@ -1,0 +1,33 @@
+"""Settings read from `PEERBRIDGE_*` environment variables, validated at start-up."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PlatformSettings(BaseSettings):
+    """What every PeerBridge process needs: where it runs and how it logs.
+
+    Services subclass this and add their own fields; a missing or malformed
+    variable fails at start-up with the variable's name.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PEERBRIDGE_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+
+class KafkaSettings(BaseSettings):
+    """Broker address and topic shape; topics are created at start-up from these."""
+
+    model_config = SettingsConfigDict(env_prefix="PEERBRIDGE_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_partitions: int = Field(default=6, ge=1, le=1000)
+    topic_replication_factor: int = Field(default=1, ge=1, le=5)
+    topic_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
