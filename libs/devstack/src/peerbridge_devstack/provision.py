@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -93,3 +94,21 @@ async def provision(
     finally:
         await admin.close()
     return result
+
+
+def main() -> int:
+    """One-shot provisioning (docker compose, Kubernetes Job): needs a superuser URL."""
+    import asyncio
+
+    admin_url = os.environ.get("PEERBRIDGE_DATABASE_URL")
+    if not admin_url:
+        print("PEERBRIDGE_DATABASE_URL (a superuser URL) is required", file=sys.stderr)
+        return 2
+    try:
+        databases = asyncio.run(provision(admin_url))
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for database in databases.values():
+        print(f"database {database.database} ready (role {database.role})")
+    return 0
