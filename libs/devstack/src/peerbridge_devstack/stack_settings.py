@@ -13,7 +13,7 @@ from .paths import cache_dir, state_dir
 class StackSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PEERBRIDGE_", extra="ignore")
 
-    # An existing server's superuser URL; unset = start the embedded PostgreSQL.
+    # An existing server's superuser URL; unset or empty = start the embedded PostgreSQL.
     database_url: str | None = None
     # An existing broker; unset = start the local Kafka broker.
     kafka_bootstrap: str | None = None

@@ -1,0 +1,317 @@
+"""`make bench`: relay throughput and end-to-end latency, as ratios to raw Kafka.
+
+Everything runs in this process tree against one broker and one database:
+the baselines (a raw confluent-kafka producer; a raw produce-to-consume round
+trip) are measured in the same run as what they judge, so the ratios hold
+on any machine. Results go to the terminal and to bench/results/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .kafka import KafkaConfig, LocalKafka
+from .launch import start_platform, stop_platform
+from .paths import cache_dir, repo_root
+from .ports import free_port
+from .postgres import LocalPostgres, PostgresConfig
+
+RELAY_EVENTS = int(os.environ.get("PEERBRIDGE_BENCH_RELAY_EVENTS", "20000"))
+LATENCY_SAMPLES = int(os.environ.get("PEERBRIDGE_BENCH_LATENCY_SAMPLES", "200"))
+TARGET_RELAY_RATIO = 0.5
+TARGET_LATENCY_RATIO = 5.0
+
+
+def progress(message: str) -> None:
+    print(f"bench | {message}", flush=True)
+
+
+@contextmanager
+def infrastructure(workdir: Path) -> Iterator[tuple[str, str]]:
+    """Existing servers when named, else local ones in a temporary directory."""
+    admin_url = os.environ.get("PEERBRIDGE_DATABASE_URL")
+    bootstrap = os.environ.get("PEERBRIDGE_KAFKA_BOOTSTRAP")
+    postgres = kafka = None
+    try:
+        if not admin_url:
+            progress("starting PostgreSQL")
+            postgres = LocalPostgres(
+                PostgresConfig(data_dir=workdir / "pg", port=free_port()), log=progress
+            )
+            admin_url = postgres.start()
+        if not bootstrap:
+            progress("starting Kafka")
+            kafka = LocalKafka(
+                KafkaConfig(
+                    data_dir=workdir / "kafka",
+                    cache_dir=cache_dir(),
+                    port=free_port(),
+                    controller_port=free_port(),
+                ),
+                log=progress,
+            )
+            bootstrap = kafka.start()
+        yield admin_url, bootstrap
+    finally:
+        if kafka:
+            kafka.stop()
+        if postgres:
+            postgres.stop()
+
+
+def create_topic(bootstrap: str, partitions: int = 6) -> str:
+    name = f"bench.{uuid.uuid4().hex[:10]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
+    return name
+
+
+def sample_records(count: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    """Records shaped like real events: key, ~200-byte protobuf, CloudEvents headers."""
+    from peerbridge.referrals.v1 import referrals_events_pb2
+    from peerbridge_platform.envelope import encode, envelope_for_proto
+
+    records = []
+    for i in range(count):
+        key = f"referral-{i % 500}"
+        message = referrals_events_pb2.ReferralCreated(
+            referral_id=key, subject_member_id=f"member-{i % 900}", version=i
+        )
+        record = encode(envelope_for_proto(message, source="/bench", subject=key))
+        records.append((record.key, record.value, list(record.headers)))
+    return records
+
+
+def raw_producer_rate(bootstrap: str, records: list[Any]) -> float:
+    topic = create_topic(bootstrap)
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+    )
+    started = time.perf_counter()
+    for key, value, headers in records:
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value, headers=headers)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    remaining = producer.flush(120)
+    elapsed = time.perf_counter() - started
+    if remaining:
+        raise RuntimeError(f"raw producer left {remaining} messages undelivered")
+    return len(records) / elapsed
+
+
+async def relay_rate(admin_url: str, bootstrap: str, count: int) -> float:
+    from peerbridge.referrals.v1 import referrals_events_pb2
+    from peerbridge_platform.envelope import envelope_for_proto
+    from peerbridge_platform.migrations import apply_migrations
+    from peerbridge_platform.outbox import OUTBOX_MIGRATIONS, OutboxRelay, enqueue
+
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    url = admin_url.rsplit("/", 1)[0] + f"/{database}"
+    connection = await asyncpg.connect(url)
+    try:
+        await apply_migrations(connection, OUTBOX_MIGRATIONS)
+        topic = create_topic(bootstrap)
+        progress(f"writing {count} outbox rows (not timed)")
+        async with connection.transaction():
+            for i in range(count):
+                key = f"referral-{i % 500}"
+                message = referrals_events_pb2.ReferralCreated(
+                    referral_id=key, subject_member_id=f"member-{i % 900}", version=i
+                )
+                await enqueue(
+                    connection,
+                    topic=topic,
+                    envelope=envelope_for_proto(message, source="/bench", subject=key),
+                )
+        relay = OutboxRelay(url, bootstrap, name="bench", batch_size=1000, poll_interval_s=0.05)
+        started = time.perf_counter()
+        await relay.start()
+        while await connection.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        await relay.stop()
+        return count / elapsed
+    finally:
+        await connection.close()
+        await admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+        await admin.close()
+
+
+def _assigned_consumer(bootstrap: str, topic: str) -> Consumer:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench.{uuid.uuid4().hex}",
+            "auto.offset.reset": "latest",
+            "fetch.wait.max.ms": 10,
+        }
+    )
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + 30
+    while not consumer.assignment() and time.monotonic() < deadline:
+        consumer.poll(0.1)
+    # Resolve "latest" now, so nothing produced from here on is skipped.
+    for partition in consumer.assignment():
+        consumer.position([partition])
+    return consumer
+
+
+def _wait_for(consumer: Consumer, key: bytes, deadline_s: float = 30) -> float:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        message = consumer.poll(0.05)
+        if message is not None and message.error() is None and message.key() == key:
+            return time.perf_counter()
+    raise TimeoutError(f"no message with key {key!r} within {deadline_s}s")
+
+
+def raw_round_trips(bootstrap: str, samples: int) -> list[float]:
+    topic = create_topic(bootstrap)
+    consumer = _assigned_consumer(bootstrap, topic)
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+    )
+    latencies = []
+    try:
+        for _ in range(samples):
+            key = uuid.uuid4().bytes
+            started = time.perf_counter()
+            producer.produce(topic, key=key, value=b"x" * 600)
+            producer.flush(10)
+            latencies.append(_wait_for(consumer, key) - started)
+    finally:
+        consumer.close()
+    return latencies
+
+
+def gateway_to_ehr(gateway_url: str, bootstrap: str, samples: int) -> list[float]:
+    from .demo import SYNTHETIC_REFERRALS
+
+    consumer = _assigned_consumer(bootstrap, "peerbridge.referrals.fhir.v1")
+    latencies = []
+    try:
+        with httpx.Client(base_url=gateway_url, timeout=15) as client:
+            for i in range(samples):
+                body = dict(SYNTHETIC_REFERRALS[i % len(SYNTHETIC_REFERRALS)])
+                body["subject_member_id"] = f"member-bench-{i}"
+                response = client.post("/v1/referrals", json=body)
+                returned = time.perf_counter()
+                response.raise_for_status()
+                key = response.json()["referral_id"].encode()
+                latencies.append(_wait_for(consumer, key) - returned)
+    finally:
+        consumer.close()
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {os.cpu_count()} cores, Python {sys.version.split()[0]}",
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="peerbridge-bench-") as tmp,
+        infrastructure(Path(tmp)) as (admin_url, bootstrap),
+    ):
+        records = sample_records(RELAY_EVENTS)
+        progress(f"raw producer: {RELAY_EVENTS} records")
+        raw_rate = raw_producer_rate(bootstrap, records)
+        progress(f"outbox relay: {RELAY_EVENTS} events")
+        relay = asyncio.run(relay_rate(admin_url, bootstrap, RELAY_EVENTS))
+        results["relay"] = {
+            "events": RELAY_EVENTS,
+            "raw_producer_eps": round(raw_rate),
+            "relay_eps": round(relay),
+            "ratio": round(relay / raw_rate, 3),
+            "target_ratio_at_least": TARGET_RELAY_RATIO,
+        }
+        progress(f"raw produce-to-consume round trips: {LATENCY_SAMPLES}")
+        raw = raw_round_trips(bootstrap, LATENCY_SAMPLES)
+        progress("starting the platform as make run does")
+        running = start_platform(
+            {"PEERBRIDGE_DATABASE_URL": admin_url, "PEERBRIDGE_KAFKA_BOOTSTRAP": bootstrap},
+            Path(tmp) / "state",
+        )
+        try:
+            progress(f"gateway POST to EHR consumer: {LATENCY_SAMPLES} referrals")
+            end_to_end = gateway_to_ehr(running.gateway_url, bootstrap, LATENCY_SAMPLES)
+        finally:
+            stop_platform(running)
+    results["latency"] = {
+        "samples": LATENCY_SAMPLES,
+        "raw_round_trip_ms": {"p50": ms(percentile(raw, 0.5)), "p99": ms(percentile(raw, 0.99))},
+        "gateway_to_ehr_ms": {
+            "p50": ms(percentile(end_to_end, 0.5)),
+            "p99": ms(percentile(end_to_end, 0.99)),
+            "mean": ms(statistics.fmean(end_to_end)),
+        },
+        "p50_ratio": round(percentile(end_to_end, 0.5) / percentile(raw, 0.5), 2),
+        "p99_ratio": round(percentile(end_to_end, 0.99) / percentile(raw, 0.99), 2),
+        "target_p50_ratio_at_most": TARGET_LATENCY_RATIO,
+    }
+    report(results)
+    met = (
+        results["relay"]["ratio"] >= TARGET_RELAY_RATIO
+        and results["latency"]["p50_ratio"] <= TARGET_LATENCY_RATIO
+    )
+    return 0 if met else 1
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def report(results: dict[str, Any]) -> None:
+    relay, latency = results["relay"], results["latency"]
+    lines = [
+        f"PeerBridge benchmarks, {results['when']} ({results['machine']})",
+        f"outbox relay: {relay['relay_eps']} events/s vs raw producer {relay['raw_producer_eps']}"
+        f"/s -> ratio {relay['ratio']} (target >= {relay['target_ratio_at_least']})",
+        f"gateway POST -> EHR FHIR event: p50 {latency['gateway_to_ehr_ms']['p50']} ms, "
+        f"p99 {latency['gateway_to_ehr_ms']['p99']} ms",
+        f"raw produce -> consume:         p50 {latency['raw_round_trip_ms']['p50']} ms, "
+        f"p99 {latency['raw_round_trip_ms']['p99']} ms",
+        f"ratios: p50 {latency['p50_ratio']} (target <= {latency['target_p50_ratio_at_most']}), "
+        f"p99 {latency['p99_ratio']}",
+    ]
+    for line in lines:
+        print(line)
+    out = repo_root() / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = results["when"].replace(":", "").replace("+0000", "Z")
+    (out / f"foundation-{stamp}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "latest.txt").write_text("\n".join(lines) + "\n")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
