@@ -1,0 +1,105 @@
+"""In-memory unit of work and repository, for unit tests and for wiring without a database.
+
+They keep the promises of the asyncpg adapters (the same contract tests run
+against both): changes and events become visible only on commit, a request
+id is unique, listings are newest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from ..domain.events import DomainEvent
+from ..domain.model import Referral
+from ..service_layer.repository import (
+    Cursor,
+    DuplicateRequestId,
+    ReferralFilter,
+    ReferralRepository,
+    listing_order_key,
+)
+from ..service_layer.unit_of_work import UnitOfWork
+
+
+@dataclass
+class InMemoryStore:
+    """What has been committed; shared by every unit of work made over it."""
+
+    referrals: dict[UUID, Referral] = field(default_factory=dict)
+    published: list[DomainEvent] = field(default_factory=list)
+    commits: int = 0
+
+
+class InMemoryReferralRepository(ReferralRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.added: dict[UUID, Referral] = {}
+
+    def _visible(self) -> dict[UUID, Referral]:
+        return self._store.referrals | self.added
+
+    async def add(self, referral: Referral) -> None:
+        if referral.request_id is not None and any(
+            other.request_id == referral.request_id for other in self._visible().values()
+        ):
+            raise DuplicateRequestId(referral.request_id)
+        if referral.referral_id in self._visible():
+            raise ValueError(f"referral {referral.referral_id} exists")
+        self.added[referral.referral_id] = referral
+
+    async def get(self, referral_id: UUID) -> Referral | None:
+        return self._visible().get(referral_id)
+
+    async def get_by_request_id(self, request_id: str) -> Referral | None:
+        return next((r for r in self._visible().values() if r.request_id == request_id), None)
+
+    async def list(
+        self, where: ReferralFilter, *, after: Cursor | None, limit: int
+    ) -> list[Referral]:
+        matching = [r for r in self._visible().values() if _matches(r, where, after)]
+        matching.sort(key=listing_order_key, reverse=True)
+        return matching[:limit]
+
+
+def _matches(referral: Referral, where: ReferralFilter, after: Cursor | None) -> bool:
+    if (
+        where.subject_member_id is not None
+        and referral.subject_member_id != where.subject_member_id
+    ):
+        return False
+    if where.status is not None and referral.status is not where.status:
+        return False
+    return after is None or listing_order_key(referral) < (after.create_time, after.referral_id)
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    referrals: InMemoryReferralRepository
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.referrals = InMemoryReferralRepository(store)
+        self._pending_events: list[DomainEvent] = []
+
+    async def _begin(self) -> None:
+        self.referrals = InMemoryReferralRepository(self.store)
+        self._pending_events = []
+
+    async def _end(self) -> None:
+        self._pending_events = []
+
+    async def publish(self, event: DomainEvent) -> None:
+        self._pending_events.append(event)
+
+    async def commit(self) -> None:
+        # Re-check at commit: another unit of work may have committed the same request id.
+        for referral in self.referrals.added.values():
+            if referral.request_id is not None and any(
+                other.request_id == referral.request_id for other in self.store.referrals.values()
+            ):
+                raise DuplicateRequestId(referral.request_id)
+        self.store.referrals.update(self.referrals.added)
+        self.store.published.extend(self._pending_events)
+        self.store.commits += 1
+        self.referrals.added = {}
+        self._pending_events = []

@@ -1,0 +1,27 @@
+"""Queries: questions from outside, in plain values, not yet checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.model import Referral
+
+
+@dataclass(frozen=True)
+class GetReferral:
+    referral_id: str
+
+
+@dataclass(frozen=True)
+class ListReferrals:
+    page_size: int = 0
+    page_token: str = ""
+    subject_member_id: str | None = None
+    # A status name; "" when the caller set the filter without a value.
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class ReferralPage:
+    referrals: list[Referral]
+    next_page_token: str

@@ -1,0 +1,58 @@
+"""The repository port: how handlers store and find referrals, whatever the storage."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from ..domain.model import Referral
+from ..domain.values import Status
+
+
+class DuplicateRequestId(Exception):
+    """Another referral already has this request id (possibly committed a moment ago)."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"a referral with request id {request_id!r} exists")
+        self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class ReferralFilter:
+    """Which referrals a listing returns; None means no restriction."""
+
+    subject_member_id: str | None = None
+    status: Status | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the newest-first order: the last referral of the previous page."""
+
+    create_time: datetime
+    referral_id: UUID
+
+
+def listing_order_key(referral: Referral) -> tuple[datetime, UUID]:
+    """Referrals are listed by this key, descending; the referral id breaks ties."""
+    return (referral.create_time, referral.referral_id)
+
+
+class ReferralRepository(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, referral: Referral) -> None:
+        """Store a new referral; raise DuplicateRequestId if its request id is taken."""
+
+    @abc.abstractmethod
+    async def get(self, referral_id: UUID) -> Referral | None: ...
+
+    @abc.abstractmethod
+    async def get_by_request_id(self, request_id: str) -> Referral | None: ...
+
+    @abc.abstractmethod
+    async def list(
+        self, where: ReferralFilter, *, after: Cursor | None, limit: int
+    ) -> list[Referral]:
+        """Up to `limit` referrals matching `where`, newest first, strictly after `after`."""
