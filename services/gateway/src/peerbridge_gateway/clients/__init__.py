@@ -1,0 +1,1 @@
+"""Ports to the services the gateway calls, and their adapters."""

@@ -1,0 +1,239 @@
+"""The referrals port over gRPC: protobuf in and out, a deadline on every call."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from enum import StrEnum
+from functools import cache
+from typing import Any, Generic, Protocol, TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from peerbridge.referrals.v1 import (
+    referrals_resources_pb2 as resources,
+)
+from peerbridge.referrals.v1 import (
+    referrals_service_pb2 as service,
+)
+from peerbridge.referrals.v1 import (
+    referrals_service_pb2_grpc as service_grpc,
+)
+from peerbridge_platform.errors import FieldViolation
+from peerbridge_platform.grpc import Caller, call_context, create_channel, current_request_id
+from peerbridge_platform.grpc import field_violations as read_field_violations
+
+from .errors import NotServing, ServiceError
+from .referrals import (
+    Category,
+    Direction,
+    NewReferral,
+    Party,
+    PartyKind,
+    Priority,
+    Referral,
+    ReferralPage,
+    ReferralQuery,
+    Status,
+)
+
+SERVICE = "referrals"
+# The service accepts short, plain request ids; other idempotency keys go as their digest.
+_PLAIN_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+# How the service names fields that the HTTP API names otherwise.
+_CREATE_FIELDS = {"request_id": "Idempotency-Key"}
+_LIST_FIELDS = {"page_token": "cursor", "page_size": "limit"}
+# Reconnect soon after the service comes back, so readiness recovers quickly.
+_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
+
+E = TypeVar("E", bound=StrEnum)
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+def request_id_for(idempotency_key: str | None) -> str:
+    """The service's `request_id` for an Idempotency-Key ("" without one: no deduplication)."""
+    if idempotency_key is None:
+        return ""
+    if _PLAIN_REQUEST_ID.fullmatch(idempotency_key):
+        return idempotency_key
+    return "sha256:" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:56]
+
+
+class GrpcReferralsClient:
+    """`ReferralsClient` over a grpc.aio channel; build with `connect`, end with `close`."""
+
+    def __init__(self, channel: grpc.aio.Channel, *, timeout_s: float) -> None:
+        self._channel = channel
+        self._timeout_s = timeout_s
+        self._stub = service_grpc.ReferralsServiceStub(channel)
+        self._health: Any = health_pb2_grpc.HealthStub(channel)
+        self._health_name = service.DESCRIPTOR.services_by_name["ReferralsService"].full_name
+
+    @classmethod
+    def connect(cls, target: str, *, timeout_s: float) -> GrpcReferralsClient:
+        channel = create_channel(target, default_timeout_s=timeout_s, options=_CHANNEL_OPTIONS)
+        return cls(channel, timeout_s=timeout_s)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def create_referral(
+        self, new: NewReferral, *, caller: Caller, idempotency_key: str | None
+    ) -> Referral:
+        request = service.CreateReferralRequest(
+            request_id=request_id_for(idempotency_key),
+            subject_member_id=new.subject_member_id,
+            direction=_codecs().direction.to_proto(new.direction),
+            category=_codecs().category.to_proto(new.category),
+            priority=_codecs().priority.to_proto(new.priority),
+            reason=new.reason,
+            requester=_party_to_proto(new.requester),
+            recipient=_party_to_proto(new.recipient),
+        )
+        response = await self._call(self._stub.CreateReferral, request, caller, _CREATE_FIELDS)
+        return referral_from_proto(response.referral)
+
+    async def get_referral(self, referral_id: str, *, caller: Caller) -> Referral:
+        request = service.GetReferralRequest(referral_id=referral_id)
+        response = await self._call(self._stub.GetReferral, request, caller, {})
+        return referral_from_proto(response.referral)
+
+    async def list_referrals(self, query: ReferralQuery, *, caller: Caller) -> ReferralPage:
+        request = service.ListReferralsRequest(page_size=query.limit, page_token=query.cursor or "")
+        if query.subject_member_id is not None:
+            request.subject_member_id = query.subject_member_id
+        if query.status is not None:
+            request.status = _codecs().status.to_proto(query.status)
+        response = await self._call(self._stub.ListReferrals, request, caller, _LIST_FIELDS)
+        return ReferralPage(
+            items=[referral_from_proto(r) for r in response.referrals],
+            next_cursor=response.next_page_token or None,
+        )
+
+    async def check_serving(self) -> None:
+        request = health_pb2.HealthCheckRequest(service=self._health_name)
+        try:
+            response = await self._health.Check(request, timeout=self._timeout_s)
+        except grpc.aio.AioRpcError as error:
+            raise NotServing(error.code().name) from None
+        if response.status != health_pb2.HealthCheckResponse.SERVING:
+            raise NotServing(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+    async def _call(
+        self,
+        method: Callable[..., Awaitable[Resp]],
+        request: Req,
+        caller: Caller,
+        field_names: Mapping[str, str],
+    ) -> Resp:
+        # The request id of the HTTP request and the caller travel in metadata.
+        with call_context(request_id=current_request_id(), caller=caller):
+            try:
+                return await method(request, timeout=self._timeout_s)
+            except grpc.aio.AioRpcError as error:
+                raise ServiceError(
+                    service=SERVICE,
+                    code=error.code(),
+                    message=error.details() or "",
+                    violations=[
+                        FieldViolation(field_names.get(v.field, v.field), v.description)
+                        for v in read_field_violations(error)
+                    ],
+                ) from None
+
+
+def referral_from_proto(message: resources.Referral) -> Referral:
+    return Referral(
+        referral_id=message.referral_id,
+        subject_member_id=message.subject_member_id,
+        direction=_codecs().direction.from_proto(message.direction),
+        category=_codecs().category.from_proto(message.category),
+        priority=_codecs().priority.from_proto(message.priority),
+        reason=message.reason,
+        requester=_party_from_proto(message.requester),
+        recipient=_party_from_proto(message.recipient),
+        status=_codecs().status.from_proto(message.status),
+        created_at=message.create_time.ToDatetime(tzinfo=UTC),
+        updated_at=message.update_time.ToDatetime(tzinfo=UTC),
+        version=message.version,
+    )
+
+
+def _party_to_proto(party: Party) -> resources.Party:
+    message = resources.Party(
+        kind=_codecs().party_kind.to_proto(party.kind),
+        organization_id=party.organization_id,
+        display_name=party.display_name,
+    )
+    if party.practitioner_id is not None:
+        message.practitioner_id = party.practitioner_id
+    return message
+
+
+def _party_from_proto(message: resources.Party) -> Party:
+    return Party(
+        kind=_codecs().party_kind.from_proto(message.kind),
+        organization_id=message.organization_id,
+        display_name=message.display_name,
+        practitioner_id=message.practitioner_id if message.HasField("practitioner_id") else None,
+    )
+
+
+class _ProtoEnum(Protocol):
+    @property
+    def DESCRIPTOR(self) -> Any: ...
+
+    def Value(self, name: str) -> Any: ...
+
+
+class EnumCodec(Generic[E]):
+    """Translates one port enum to its protobuf enum by name (`IN_PROGRESS` is
+    `REFERRAL_STATUS_IN_PROGRESS`) and back; an unknown number raises ServiceError."""
+
+    def __init__(self, enum: type[E], proto_enum: _ProtoEnum, prefix: str) -> None:
+        self._name = proto_enum.DESCRIPTOR.name
+        self._numbers: dict[E, Any] = {m: proto_enum.Value(prefix + m.name) for m in enum}
+        self._members = {number: member for member, number in self._numbers.items()}
+
+    def to_proto(self, member: E) -> Any:
+        return self._numbers[member]
+
+    def from_proto(self, number: int) -> E:
+        try:
+            return self._members[number]
+        except KeyError:
+            raise ServiceError(
+                service=SERVICE,
+                code=grpc.StatusCode.UNKNOWN,
+                message=f"the service sent {self._name} {number}, unknown to the gateway",
+            ) from None
+
+
+@dataclass(frozen=True)
+class _Codecs:
+    direction: EnumCodec[Direction]
+    category: EnumCodec[Category]
+    priority: EnumCodec[Priority]
+    status: EnumCodec[Status]
+    party_kind: EnumCodec[PartyKind]
+
+
+@cache
+def _codecs() -> _Codecs:
+    # Built on first use, never at import.
+    return _Codecs(
+        direction=EnumCodec(Direction, resources.ReferralDirection, "REFERRAL_DIRECTION_"),
+        category=EnumCodec(Category, resources.ReferralCategory, "REFERRAL_CATEGORY_"),
+        priority=EnumCodec(Priority, resources.ReferralPriority, "REFERRAL_PRIORITY_"),
+        status=EnumCodec(Status, resources.ReferralStatus, "REFERRAL_STATUS_"),
+        party_kind=EnumCodec(PartyKind, resources.PartyKind, "PARTY_KIND_"),
+    )

@@ -1,0 +1,40 @@
+"""The gateway's settings, read from `PEERBRIDGE_*` variables and validated at start-up."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from peerbridge_platform.settings import PlatformSettings
+
+
+class GatewaySettings(PlatformSettings):
+    """Where the gateway listens, what it calls, and how it keeps idempotency keys."""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    # Seconds that in-flight HTTP requests get to finish on SIGTERM/SIGINT.
+    shutdown_grace_s: int = Field(default=10, ge=0, le=300)
+
+    referrals_target: str = "127.0.0.1:50061"
+    # The deadline of every gRPC call the gateway makes.
+    grpc_timeout_s: float = Field(default=5.0, gt=0, le=120)
+
+    # The gateway's own database (idempotency keys only); required.
+    database_url: SecretStr
+    database_pool_min: int = Field(default=1, ge=0, le=100)
+    database_pool_max: int = Field(default=10, ge=1, le=100)
+    database_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    # Request bodies above this size are refused with 413 before anything parses them.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1, le=16 * 1024 * 1024)
+
+    # How long a completed POST can be replayed with its Idempotency-Key.
+    idempotency_retention_s: float = Field(default=24 * 3600, gt=0)
+    # How long a duplicate waits for the first request with its key to finish.
+    idempotency_wait_s: float = Field(default=10.0, gt=0, le=120)
+    # A key claimed this long ago and still unfinished is taken over (its owner died).
+    idempotency_lease_s: float = Field(default=60.0, gt=0)
+    idempotency_purge_interval_s: float = Field(default=300.0, gt=0)
+
+    # Problem `type` URIs are this base plus a slug, e.g. `.../validation-error`.
+    problem_type_base: str = "https://peerbridge.example/problems/"

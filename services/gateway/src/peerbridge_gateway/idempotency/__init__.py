@@ -1,0 +1,1 @@
+"""Idempotency keys: a retried POST gets the first attempt's response, not a second effect."""

@@ -1,0 +1,126 @@
+"""Pure ASGI middleware: request context and access log, and the request body limit."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from peerbridge_platform import tracing
+from peerbridge_platform.grpc import call_context, new_request_id
+from peerbridge_platform.logging import get_logger
+
+from .problems import REQUEST_ID_SCOPE_KEY, ProblemException, ProblemRenderer
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A client's request id is reused only when it is short and plain (it reaches every log line).
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+log = get_logger("peerbridge_gateway.access")
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (the client's X-Request-ID if plain, else a new one), makes it
+    current for logs and outgoing gRPC metadata, echoes it, and logs one line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        request_id = given if given and _CLIENT_REQUEST_ID.fullmatch(given) else new_request_id()
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        with (
+            call_context(request_id=request_id, caller=None),
+            structlog.contextvars.bound_contextvars(request_id=request_id),
+        ):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                log.info(
+                    "http request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    trace_id=tracing.current_trace_id(),
+                )
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies above `max_bytes` with 413 before anything parses them.
+
+    A declared Content-Length above the limit is refused without reading; a
+    body without one (chunked) is read up to the limit and refused as soon as
+    it passes it. A body within the limit is handed on whole.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, renderer: ProblemRenderer) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.renderer = renderer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left; nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = ProblemException(
+            status=413,
+            title="Content too large",
+            slug="content-too-large",
+            detail=f"The request body must be at most {self.max_bytes} bytes.",
+            # The rest of the body is not read, so the connection cannot be reused.
+            headers={"Connection": "close"},
+        )
+        await self.renderer.render(problem, scope)(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the buffered body once, then whatever the client sends next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

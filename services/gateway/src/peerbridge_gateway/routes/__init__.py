@@ -1,0 +1,17 @@
+"""HTTP routes: each translates a request into a client call and the answer back."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ..deps import current_caller, require_json_body
+from . import referrals
+
+
+def build_v1_router() -> APIRouter:
+    """Everything under `/v1`. `current_caller` guards every route here (the auth seam)."""
+    router = APIRouter(
+        prefix="/v1", dependencies=[Depends(current_caller), Depends(require_json_body)]
+    )
+    router.include_router(referrals.build_router())
+    return router
