@@ -13,9 +13,13 @@ from peerbridge_platform import tracing
 from peerbridge_platform.grpc import call_context, new_request_id
 from peerbridge_platform.logging import get_logger
 
-from .problems import REQUEST_ID_SCOPE_KEY, ProblemException, ProblemRenderer
+from .problems import (
+    REQUEST_ID_HEADER,
+    REQUEST_ID_SCOPE_KEY,
+    ProblemException,
+    ProblemRenderer,
+)
 
-REQUEST_ID_HEADER = "X-Request-ID"
 # A client's request id is reused only when it is short and plain (it reaches every log line).
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 

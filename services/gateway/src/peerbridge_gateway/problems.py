@@ -29,6 +29,7 @@ from .clients.errors import ServiceError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 REQUEST_ID_SCOPE_KEY = "peerbridge.request_id"
+REQUEST_ID_HEADER = "X-Request-ID"
 
 log = get_logger(__name__)
 
@@ -87,10 +88,14 @@ class ProblemRenderer:
             errors=list(problem.errors) if problem.errors is not None else None,
         ).model_dump(mode="json", exclude_none=True)
         body.update(problem.extensions)
+        headers = dict(problem.headers)
+        if request_id := scope.get(REQUEST_ID_SCOPE_KEY):
+            # Also on answers made outside the request-id middleware (unhandled errors).
+            headers[REQUEST_ID_HEADER] = request_id
         return Response(
             content=_json_bytes(body),
             status_code=problem.status,
-            headers=dict(problem.headers),
+            headers=headers,
             media_type=PROBLEM_MEDIA_TYPE,
         )
 
