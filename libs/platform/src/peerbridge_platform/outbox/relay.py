@@ -1,0 +1,232 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
+
+How it stays correct with several instances and crashes:
+- No high-water mark: a row is pending while `sent_at IS NULL`, so a row whose
+  transaction took its id early but committed late is simply read later,
+  never skipped.
+- The outbox is split into shards by key; a relay publishes only shards it
+  holds a session advisory lock on. One owner per shard keeps per-key order
+  and stops two relays publishing the same row. A relay that dies loses its
+  connection and so its locks; another relay picks the shards up.
+- Rows are marked sent only after Kafka confirmed delivery (acks=all,
+  idempotent producer). A crash in between re-publishes those rows with
+  the same ce_id, which idempotent consumers ignore.
+- LISTEN/NOTIFY wakes the relay at commit; polling every interval stays the
+  safety net for missed notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from ..envelope import KafkaRecord
+from ..kafka.producer import AsyncProducer
+from ..logging import get_logger
+from .batching import Outcome, rows_to_mark_sent
+from .writer import SHARDS
+
+log = get_logger(__name__)
+
+# Advisory lock namespace for outbox shards ("PBOX"); the shard is the second key.
+_LOCK_CLASS = 0x50424F58
+_CHANNEL = "peerbridge_outbox"
+
+_PENDING = """
+SELECT id, topic, message_key, header_names, header_values, payload
+FROM outbox
+WHERE sent_at IS NULL AND shard = ANY($1::smallint[])
+ORDER BY id
+LIMIT $2
+"""
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    batches: int = 0
+    failures: int = 0
+    owned_shards: set[int] = field(default_factory=set)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        database_url: str,
+        kafka_bootstrap: str,
+        *,
+        name: str,
+        shards: int = SHARDS,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+        retain_sent_s: float = 24 * 3600,
+        producer_config: dict[str, Any] | None = None,
+    ) -> None:
+        self._database_url = database_url
+        self._name = name
+        self._shards = shards
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._retain_sent_s = retain_sent_s
+        self._producer = AsyncProducer(
+            kafka_bootstrap, config=producer_config or {}, name=f"outbox-relay-{name}"
+        )
+        self._connection: asyncpg.Connection | None = None
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_purge = 0.0
+        self.stats = RelayStats()
+
+    async def start(self) -> None:
+        await self._producer.start()
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self._name}")
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, then release the shards and the producer."""
+        self._stopping.set()
+        self._wakeup.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._disconnect()
+        await self._producer.close()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                await self._connect()
+                await self._acquire_free_shards()
+                published = await self._publish_batch()
+                await self._purge_sent()
+                backoff = 0.2
+                if published >= self._batch_size:
+                    continue  # more is waiting: drain before sleeping
+                await self._sleep(self._poll_interval_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Connection loss or a broker outage: nothing is marked sent that
+                # was not delivered, so retrying the whole step is safe.
+                self.stats.failures += 1
+                log.warning("outbox relay step failed", relay=self._name, error=repr(exc))
+                await self._disconnect()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
+        self._wakeup.clear()
+
+    async def _connect(self) -> None:
+        if self._connection is not None and not self._connection.is_closed():
+            return
+        self._connection = await asyncpg.connect(self._database_url, timeout=10)
+        await self._connection.add_listener(_CHANNEL, self._on_notify)
+        self.stats.owned_shards = set()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wakeup.set()
+
+    async def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        self.stats.owned_shards = set()
+        if connection is not None and not connection.is_closed():
+            # Closing the session releases its advisory locks, handing shards on.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), timeout=5)
+
+    async def _acquire_free_shards(self) -> None:
+        assert self._connection is not None
+        missing = [s for s in range(self._shards) if s not in self.stats.owned_shards]
+        if not missing:
+            return
+        rows = await self._connection.fetch(
+            "SELECT s FROM unnest($2::int[]) AS s WHERE pg_try_advisory_lock($1, s)",
+            _LOCK_CLASS,
+            missing,
+        )
+        gained = {int(r["s"]) for r in rows}
+        if gained:
+            self.stats.owned_shards |= gained
+            log.info(
+                "outbox shards acquired",
+                relay=self._name,
+                shards=sorted(gained),
+                owned=len(self.stats.owned_shards),
+            )
+
+    async def _publish_batch(self) -> int:
+        assert self._connection is not None
+        if not self.stats.owned_shards:
+            return 0
+        rows = await self._connection.fetch(
+            _PENDING, sorted(self.stats.owned_shards), self._batch_size
+        )
+        if not rows:
+            return 0
+        deliveries = [self._producer.produce(_record_of(row), row["topic"]) for row in rows]
+        results = await asyncio.gather(*deliveries, return_exceptions=True)
+        outcomes = [
+            Outcome(row["id"], bytes(row["message_key"]), _error_of(result))
+            for row, result in zip(rows, results, strict=True)
+        ]
+        sent = rows_to_mark_sent(outcomes)
+        if sent:
+            await self._connection.execute(
+                "UPDATE outbox SET sent_at = clock_timestamp() WHERE id = ANY($1::bigint[])", sent
+            )
+        self.stats.published += len(sent)
+        self.stats.batches += 1
+        failed = len(rows) - len(sent)
+        if failed:
+            first = next(o.error for o in outcomes if o.error is not None)
+            raise RuntimeError(f"{failed} of {len(rows)} outbox rows not delivered: {first!r}")
+        return len(rows)
+
+    async def _purge_sent(self) -> None:
+        """Sent rows are kept a while for inspection, then deleted."""
+        now = time.monotonic()
+        if now - self._last_purge < 60:
+            return
+        self._last_purge = now
+        assert self._connection is not None
+        await self._connection.execute(
+            "DELETE FROM outbox WHERE sent_at < clock_timestamp() - make_interval(secs => $1)",
+            self._retain_sent_s,
+        )
+
+    async def pending(self) -> int:
+        """Rows not yet published (all shards): the backlog operators watch."""
+        connection = await asyncpg.connect(self._database_url, timeout=10)
+        try:
+            return int(
+                await connection.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            )
+        finally:
+            await connection.close()
+
+
+def _record_of(row: asyncpg.Record) -> KafkaRecord:
+    names: Sequence[str] = row["header_names"]
+    values: Sequence[bytes] = row["header_values"]
+    return KafkaRecord(
+        key=bytes(row["message_key"]),
+        value=bytes(row["payload"]),
+        headers=[(n, bytes(v)) for n, v in zip(names, values, strict=True)],
+    )
+
+
+def _error_of(result: object) -> BaseException | None:
+    return result if isinstance(result, BaseException) else None

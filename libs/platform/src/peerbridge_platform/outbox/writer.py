@@ -1,0 +1,40 @@
+"""Writing events into the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import zlib
+
+import asyncpg
+
+from ..envelope import Envelope, encode
+
+# Fixed for the life of a deployment: changing it re-maps keys to shards, so
+# do it only with an empty outbox.
+SHARDS = 16
+
+
+def shard_for(key: bytes, shards: int = SHARDS) -> int:
+    # crc32 is stable across processes and versions (unlike hash()).
+    return zlib.crc32(key) % shards
+
+
+async def enqueue(connection: asyncpg.Connection, *, topic: str, envelope: Envelope) -> None:
+    """Add one event to the outbox; it commits or rolls back with the caller's work."""
+    if not connection.is_in_transaction():
+        raise RuntimeError(
+            "outbox.enqueue must run inside the transaction that changes the state it announces"
+        )
+    record = encode(envelope)
+    # An envelope always has data; a tombstone never goes through the outbox.
+    assert record.value is not None
+    await connection.execute(
+        "INSERT INTO outbox (event_id, topic, message_key, header_names, header_values, "
+        "payload, shard) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        envelope.id,
+        topic,
+        record.key,
+        [name for name, _ in record.headers],
+        [value or b"" for _, value in record.headers],
+        record.value,
+        shard_for(record.key),
+    )
