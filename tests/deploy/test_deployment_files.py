@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 from pydantic_settings import BaseSettings
 
 from peerbridge.referrals.v1 import referrals_service_pb2
