@@ -2,11 +2,14 @@
 
 They keep the promises of the asyncpg adapters (the same contract tests run
 against both): changes and events become visible only on commit, a request
-id is unique, listings are newest first.
+id is unique, listings are newest first. Like a unique index, a second
+insert of a request id waits for the first one's transaction to end, and
+fails only if that transaction commits.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -29,24 +32,44 @@ class InMemoryStore:
     referrals: dict[UUID, Referral] = field(default_factory=dict)
     published: list[DomainEvent] = field(default_factory=list)
     commits: int = 0
+    # Request ids inserted by open units of work; each future says whether its
+    # owner committed.
+    claims: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
 
 
 class InMemoryReferralRepository(ReferralRepository):
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self.added: dict[UUID, Referral] = {}
+        self.claims: dict[str, asyncio.Future[bool]] = {}
 
     def _visible(self) -> dict[UUID, Referral]:
         return self._store.referrals | self.added
 
     async def add(self, referral: Referral) -> None:
-        if referral.request_id is not None and any(
-            other.request_id == referral.request_id for other in self._visible().values()
-        ):
-            raise DuplicateRequestId(referral.request_id)
         if referral.referral_id in self._visible():
             raise ValueError(f"referral {referral.referral_id} exists")
+        if referral.request_id is not None:
+            await self._claim(referral.request_id)
         self.added[referral.referral_id] = referral
+
+    async def _claim(self, request_id: str) -> None:
+        while True:
+            if any(r.request_id == request_id for r in self._visible().values()):
+                raise DuplicateRequestId(request_id)
+            other = self._store.claims.get(request_id)
+            if other is None:
+                break
+            await asyncio.shield(other)  # the other's outcome; then look again
+        claim = asyncio.get_running_loop().create_future()
+        self._store.claims[request_id] = claim
+        self.claims[request_id] = claim
+
+    def settle_claims(self, committed: bool) -> None:
+        for request_id, claim in self.claims.items():
+            del self._store.claims[request_id]
+            claim.set_result(committed)
+        self.claims = {}
 
     async def get(self, referral_id: UUID) -> Referral | None:
         return self._visible().get(referral_id)
@@ -86,19 +109,16 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._pending_events = []
 
     async def _end(self) -> None:
+        self.referrals.settle_claims(committed=False)
+        self.referrals.added = {}
         self._pending_events = []
 
     async def publish(self, event: DomainEvent) -> None:
         self._pending_events.append(event)
 
     async def commit(self) -> None:
-        # Re-check at commit: another unit of work may have committed the same request id.
-        for referral in self.referrals.added.values():
-            if referral.request_id is not None and any(
-                other.request_id == referral.request_id for other in self.store.referrals.values()
-            ):
-                raise DuplicateRequestId(referral.request_id)
         self.store.referrals.update(self.referrals.added)
+        self.referrals.settle_claims(committed=True)
         self.store.published.extend(self._pending_events)
         self.store.commits += 1
         self.referrals.added = {}

@@ -1,0 +1,97 @@
+"""Domain events → integration events: what leaves the service, on which topic.
+
+A created referral becomes two records, keyed by the referral id:
+- the protobuf `ReferralCreated` on the events topic, for our own services.
+  It never carries the free-text reason (protected data);
+- the referral's FHIR view on the FHIR topic, for EHRs, with the receiving
+  organization as a CloudEvents extension so an EHR can filter without
+  parsing the body.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from peerbridge.referrals.v1 import referrals_events_pb2
+from peerbridge_platform.envelope import FHIR_JSON, Envelope, envelope_for_proto
+from peerbridge_platform.tracing import current_traceparent
+
+from ..domain.events import DomainEvent, ReferralCreated
+from ..domain.model import Referral
+from .fhir.referral_view import referral_bundle_json
+from .protobuf_values import (
+    category_to_proto,
+    direction_to_proto,
+    priority_to_proto,
+    status_to_proto,
+    to_proto_party,
+    to_timestamp,
+)
+
+EVENTS_TOPIC = "peerbridge.referrals.events.v1"
+FHIR_TOPIC = "peerbridge.referrals.fhir.v1"
+SOURCE = "/peerbridge/referrals"
+# CloudEvents extension attribute (header `ce_recipientorganization`).
+RECIPIENT_EXTENSION = "recipientorganization"
+# ce_type of the FHIR view: the body is a FHIR R4 Bundle (see content-type).
+FHIR_VIEW_TYPE = "peerbridge.referrals.v1.ReferralFhirView"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    topic: str
+    envelope: Envelope
+
+
+def messages_for(event: DomainEvent) -> list[OutboxMessage]:
+    if isinstance(event, ReferralCreated):
+        return [
+            OutboxMessage(EVENTS_TOPIC, referral_created_envelope(event.referral)),
+            OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral)),
+        ]
+    raise TypeError(f"no integration events defined for {type(event).__name__}")
+
+
+def referral_created_message(referral: Referral) -> referrals_events_pb2.ReferralCreated:
+    return referrals_events_pb2.ReferralCreated(
+        referral_id=str(referral.referral_id),
+        subject_member_id=referral.subject_member_id,
+        direction=direction_to_proto(referral.direction),
+        category=category_to_proto(referral.category),
+        priority=priority_to_proto(referral.priority),
+        requester=to_proto_party(referral.requester),
+        recipient=to_proto_party(referral.recipient),
+        status=status_to_proto(referral.status),
+        create_time=to_timestamp(referral.create_time),
+        version=referral.version,
+    )
+
+
+def referral_created_envelope(referral: Referral) -> Envelope:
+    return envelope_for_proto(
+        referral_created_message(referral),
+        source=SOURCE,
+        subject=str(referral.referral_id),
+        time=referral.create_time,
+        extensions=_recipient(referral),
+    )
+
+
+def fhir_view_envelope(referral: Referral) -> Envelope:
+    """The referral's current FHIR state; consumers keep the highest meta.versionId."""
+    return Envelope(
+        id=str(uuid.uuid4()),
+        source=SOURCE,
+        type=FHIR_VIEW_TYPE,
+        subject=str(referral.referral_id),
+        time=referral.update_time,
+        data=referral_bundle_json(referral),
+        content_type=f"{FHIR_JSON}; fhirVersion=4.0",
+        traceparent=current_traceparent(),
+        extensions=_recipient(referral),
+    )
+
+
+def _recipient(referral: Referral) -> dict[str, str]:
+    return {RECIPIENT_EXTENSION: referral.recipient.organization_id}

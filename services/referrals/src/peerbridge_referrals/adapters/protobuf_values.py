@@ -1,0 +1,101 @@
+"""Domain values ⇄ protobuf enums and messages of `peerbridge.referrals.v1`.
+
+A domain member `X` is the proto value `<PREFIX>X`; matching by name keeps
+the two lists honest (a unit test checks that every value has its partner).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from google.protobuf.descriptor import EnumDescriptor
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
+
+from ..domain.model import Referral
+from ..domain.values import Category, Direction, Party, PartyKind, Priority, Status
+
+# Each domain enum, its protobuf enum and the prefix of the protobuf value names.
+PROTO_ENUMS: dict[type[StrEnum], tuple[EnumDescriptor, str]] = {
+    Direction: (resources_pb2.ReferralDirection.DESCRIPTOR, "REFERRAL_DIRECTION_"),
+    Category: (resources_pb2.ReferralCategory.DESCRIPTOR, "REFERRAL_CATEGORY_"),
+    Priority: (resources_pb2.ReferralPriority.DESCRIPTOR, "REFERRAL_PRIORITY_"),
+    Status: (resources_pb2.ReferralStatus.DESCRIPTOR, "REFERRAL_STATUS_"),
+    PartyKind: (resources_pb2.PartyKind.DESCRIPTOR, "PARTY_KIND_"),
+}
+
+
+def proto_name(value: StrEnum) -> str:
+    return PROTO_ENUMS[type(value)][1] + value.name
+
+
+def direction_to_proto(value: Direction) -> resources_pb2.ReferralDirection.ValueType:
+    return resources_pb2.ReferralDirection.Value(proto_name(value))
+
+
+def category_to_proto(value: Category) -> resources_pb2.ReferralCategory.ValueType:
+    return resources_pb2.ReferralCategory.Value(proto_name(value))
+
+
+def priority_to_proto(value: Priority) -> resources_pb2.ReferralPriority.ValueType:
+    return resources_pb2.ReferralPriority.Value(proto_name(value))
+
+
+def status_to_proto(value: Status) -> resources_pb2.ReferralStatus.ValueType:
+    return resources_pb2.ReferralStatus.Value(proto_name(value))
+
+
+def party_kind_to_proto(value: PartyKind) -> resources_pb2.PartyKind.ValueType:
+    return resources_pb2.PartyKind.Value(proto_name(value))
+
+
+def value_name_from_proto(enum: type[StrEnum], number: int) -> str:
+    """The domain value's name for a proto number: "" when unset, the number when unknown.
+
+    Checking is the domain's job; this only translates, so the domain can
+    report an unset or unknown value like any other bad field.
+    """
+    if number == 0:
+        return ""
+    descriptor, prefix = PROTO_ENUMS[enum]
+    proto_value = descriptor.values_by_number.get(number)
+    if proto_value is None:
+        return str(number)
+    member = enum.__members__.get(proto_value.name.removeprefix(prefix))
+    return member.value if member is not None else str(number)
+
+
+def to_timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def to_proto_party(party: Party) -> resources_pb2.Party:
+    message = resources_pb2.Party(
+        kind=party_kind_to_proto(party.kind),
+        organization_id=party.organization_id,
+        display_name=party.display_name,
+    )
+    if party.practitioner_id is not None:
+        message.practitioner_id = party.practitioner_id
+    return message
+
+
+def to_proto_referral(referral: Referral) -> resources_pb2.Referral:
+    return resources_pb2.Referral(
+        referral_id=str(referral.referral_id),
+        subject_member_id=referral.subject_member_id,
+        direction=direction_to_proto(referral.direction),
+        category=category_to_proto(referral.category),
+        priority=priority_to_proto(referral.priority),
+        reason=referral.reason,
+        requester=to_proto_party(referral.requester),
+        recipient=to_proto_party(referral.recipient),
+        status=status_to_proto(referral.status),
+        create_time=to_timestamp(referral.create_time),
+        update_time=to_timestamp(referral.update_time),
+        version=referral.version,
+    )

@@ -1,0 +1,1 @@
+"""Entry points: the gRPC server and the process that runs it."""

@@ -1,0 +1,57 @@
+"""gRPC messages ⇄ commands, queries and responses; the rules stay in the domain."""
+
+from __future__ import annotations
+
+from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
+from peerbridge.referrals.v1 import referrals_service_pb2 as service_pb2
+
+from ..adapters.protobuf_values import to_proto_referral, value_name_from_proto
+from ..domain.commands import CreateReferral, PartyInput
+from ..domain.values import Category, Direction, PartyKind, Priority, Status
+from ..service_layer.queries import GetReferral, ListReferrals, ReferralPage
+
+
+def create_command(request: service_pb2.CreateReferralRequest) -> CreateReferral:
+    return CreateReferral(
+        request_id=request.request_id,
+        subject_member_id=request.subject_member_id,
+        direction=value_name_from_proto(Direction, request.direction),
+        category=value_name_from_proto(Category, request.category),
+        priority=value_name_from_proto(Priority, request.priority),
+        reason=request.reason,
+        requester=_party(request.requester) if request.HasField("requester") else None,
+        recipient=_party(request.recipient) if request.HasField("recipient") else None,
+    )
+
+
+def _party(message: resources_pb2.Party) -> PartyInput:
+    return PartyInput(
+        kind=value_name_from_proto(PartyKind, message.kind),
+        organization_id=message.organization_id,
+        display_name=message.display_name,
+        practitioner_id=message.practitioner_id if message.HasField("practitioner_id") else None,
+    )
+
+
+def get_query(request: service_pb2.GetReferralRequest) -> GetReferral:
+    return GetReferral(referral_id=request.referral_id)
+
+
+def list_query(request: service_pb2.ListReferralsRequest) -> ListReferrals:
+    return ListReferrals(
+        page_size=request.page_size,
+        page_token=request.page_token,
+        subject_member_id=(
+            request.subject_member_id if request.HasField("subject_member_id") else None
+        ),
+        status=value_name_from_proto(Status, request.status)
+        if request.HasField("status")
+        else None,
+    )
+
+
+def list_response(page: ReferralPage) -> service_pb2.ListReferralsResponse:
+    return service_pb2.ListReferralsResponse(
+        referrals=[to_proto_referral(r) for r in page.referrals],
+        next_page_token=page.next_page_token,
+    )
