@@ -29,4 +29,3 @@ def platform(
 def gateway(platform: RunningPlatform) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.gateway_url, timeout=15) as client:
         yield client
-
