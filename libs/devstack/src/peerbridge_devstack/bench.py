@@ -26,7 +26,8 @@ from typing import Any
 import asyncpg
 import httpx
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from .kafka import KafkaConfig, LocalKafka
 from .launch import start_platform, stop_platform
@@ -84,7 +85,10 @@ def create_topic(bootstrap: str, partitions: int = 6) -> str:
     return name
 
 
-def sample_records(count: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+Record = tuple[bytes, bytes | None, list[tuple[str, str | bytes | None]]]
+
+
+def sample_records(count: int) -> list[Record]:
     """Records shaped like real events: key, ~200-byte protobuf, CloudEvents headers."""
     from peerbridge.referrals.v1 import referrals_events_pb2
     from peerbridge_platform.envelope import encode, envelope_for_proto
@@ -96,11 +100,12 @@ def sample_records(count: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes
             referral_id=key, subject_member_id=f"member-{i % 900}", version=i
         )
         record = encode(envelope_for_proto(message, source="/bench", subject=key))
-        records.append((record.key, record.value, list(record.headers)))
+        headers: list[tuple[str, str | bytes | None]] = list(record.headers)
+        records.append((record.key, record.value, headers))
     return records
 
 
-def raw_producer_rate(bootstrap: str, records: list[Any]) -> float:
+def raw_producer_rate(bootstrap: str, records: list[Record]) -> float:
     topic = create_topic(bootstrap)
     producer = Producer(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5}

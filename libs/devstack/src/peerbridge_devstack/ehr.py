@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +46,13 @@ class Received:
 
 
 def decode(
-    topic: str, key: bytes | None, value: bytes, raw_headers: list[tuple[str, bytes]]
+    topic: str | None,
+    key: str | bytes | None,
+    value: bytes | None,
+    raw_headers: Sequence[tuple[str, str | bytes | None]],
 ) -> Received:
-    headers = {name: data.decode("utf-8", "replace") for name, data in raw_headers}
+    headers = {name: _text(data) for name, data in raw_headers}
+    value = value or b""
     content_type = headers.get("content-type", "")
     body: Message | dict[str, Any] | bytes
     if content_type.startswith("application/fhir+json"):
@@ -57,7 +61,18 @@ def decode(
         body = EVENT_TYPES[headers["ce_type"]].FromString(value)
     else:
         body = value  # an event type this EHR does not know yet: keep, don't fail
-    return Received(topic, (key or b"").decode(), headers, body)
+    return Received(topic or "", _text(key), headers, body)
+
+
+def _text(data: str | bytes | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data or ""
+
+
+def _header_list(message: Any) -> list[tuple[str, str | bytes | None]]:
+    headers = message.headers() or []
+    return list(headers.items()) if isinstance(headers, dict) else list(headers)
 
 
 class EhrConsumer:
@@ -88,7 +103,7 @@ class EhrConsumer:
             if message is None or message.error() is not None:
                 continue
             received.append(
-                decode(message.topic(), message.key(), message.value(), message.headers() or [])
+                decode(message.topic(), message.key(), message.value(), _header_list(message))
             )
         return received
 

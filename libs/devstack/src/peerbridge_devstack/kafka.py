@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -156,31 +155,16 @@ def _server_properties(config: KafkaConfig) -> str:
     )
 
 
-def probe_ready(bootstrap: str) -> tuple[bool, str]:
-    """Metadata answers and the group coordinator is loaded (not only the port open).
+def probe_ready(bootstrap: str, timeout_s: float = 3.0) -> tuple[bool, str]:
+    """One bounded readiness round: metadata answers and the group coordinator is loaded."""
+    import asyncio
 
-    A fresh broker says "coordinator load in progress" for a moment; consumer
-    groups and idempotent producers need that to be over.
-    """
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
+    from peerbridge_platform.kafka import KafkaUnavailable, wait_for_kafka
 
-    host, _, port = bootstrap.rpartition(":")
     try:
-        socket.create_connection((host, int(port)), timeout=1).close()
-    except OSError as exc:
-        return False, f"{bootstrap} not listening yet ({exc.strerror})"
-    # log_level 0 keeps librdkafka's connection chatter out of the operator's terminal.
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
-    try:
-        admin.list_topics(timeout=2)
-        futures = admin.describe_consumer_groups(["peerbridge.readiness-probe"], request_timeout=3)
-        for future in futures.values():
-            future.result(timeout=5)
-    except KafkaException as exc:
-        return False, str(exc.args[0] if exc.args else exc)
-    except Exception as exc:  # timeouts surface as plain exceptions here
-        return False, repr(exc)
+        asyncio.run(wait_for_kafka(bootstrap, timeout_s=timeout_s))
+    except KafkaUnavailable as exc:
+        return False, str(exc)
     return True, "ready"
 
 
@@ -270,7 +254,7 @@ class LocalKafka:
         last = "no answer yet"
         while time.monotonic() < deadline:
             self._alive()
-            ready, last = probe_ready(self.config.bootstrap)
+            ready, last = probe_ready(self.config.bootstrap, timeout_s=2.0)
             if ready:
                 self._log(
                     f"Kafka ready on {self.config.bootstrap} in {time.monotonic() - started:.1f}s"
