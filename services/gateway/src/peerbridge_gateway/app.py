@@ -29,8 +29,8 @@ from .routes import build_v1_router, health
 
 log = get_logger(__name__)
 
-# A probe that takes longer than this counts as not ready.
-_MAX_PROBE_TIMEOUT_S = 2.0
+# A probe slower than this counts as not ready (probes run at once; kubelet waits 2 s).
+_MAX_PROBE_TIMEOUT_S = 1.5
 
 DESCRIPTION = """
 The PeerBridge HTTP API for partner apps.
