@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from peerbridge.referrals.v1 import referrals_events_pb2
 from peerbridge_platform.envelope import FHIR_JSON, Envelope, envelope_for_proto
+from peerbridge_platform.kafka import REFERRALS_FHIR_TOPIC, events_topic
 from peerbridge_platform.tracing import current_traceparent
 
 from ..domain.events import DomainEvent, ReferralCreated
@@ -29,8 +30,8 @@ from .protobuf_values import (
     to_timestamp,
 )
 
-EVENTS_TOPIC = "peerbridge.referrals.events.v1"
-FHIR_TOPIC = "peerbridge.referrals.fhir.v1"
+EVENTS_TOPIC = events_topic("referrals")
+FHIR_TOPIC = REFERRALS_FHIR_TOPIC
 SOURCE = "/peerbridge/referrals"
 # CloudEvents extension attribute (header `ce_recipientorganization`).
 RECIPIENT_EXTENSION = "recipientorganization"
