@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -70,9 +71,12 @@ class RequestContextMiddleware:
 class BodySizeLimitMiddleware:
     """Refuses bodies above `max_bytes` with 413 before anything parses them.
 
-    A declared Content-Length above the limit is refused without reading; a
-    body without one (chunked) is read up to the limit and refused as soon as
-    it passes it. A body within the limit is handed on whole.
+    A declared Content-Length above the limit is refused before the app runs;
+    a body without one (chunked) is refused as soon as it passes the limit. A
+    body within the limit is handed on whole. Before answering 413 the rest of
+    the body is read and dropped (up to a bound), because a client usually
+    sends its whole body before it reads: closing on it would reset the
+    connection and lose the answer.
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, renderer: ProblemRenderer) -> None:
@@ -86,7 +90,8 @@ class BodySizeLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            drained = int(declared) <= _DRAIN_MAX_BYTES and await _drain(receive)
+            await self._refuse(scope, receive, send, drained=drained)
             return
         chunks: list[bytes] = []
         size = 0
@@ -97,23 +102,46 @@ class BodySizeLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+                drained = not message.get("more_body", False) or await _drain(receive)
+                await self._refuse(scope, receive, send, drained=drained)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, *, drained: bool) -> None:
         problem = ProblemException(
             status=413,
             title="Content too large",
             slug="content-too-large",
             detail=f"The request body must be at most {self.max_bytes} bytes.",
-            # The rest of the body is not read, so the connection cannot be reused.
-            headers={"Connection": "close"},
+            # With part of the body unread, the connection cannot carry another request.
+            headers={} if drained else {"Connection": "close"},
         )
         await self.renderer.render(problem, scope)(scope, receive, send)
+
+
+# How much of a refused body is read and dropped, and for how long, before answering.
+_DRAIN_MAX_BYTES = 1024 * 1024
+_DRAIN_TIME_S = 5.0
+
+
+async def _drain(receive: Receive) -> bool:
+    """Read and drop the rest of the body; True when it ended within the bounds."""
+    dropped = 0
+    try:
+        async with asyncio.timeout(_DRAIN_TIME_S):
+            while dropped <= _DRAIN_MAX_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return False
+                dropped += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return True
+    except TimeoutError:
+        return False
+    return False
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -47,12 +47,20 @@ def member() -> str:
 
 
 @pytest.fixture(params=["memory", pytest.param("grpc", marks=pytest.mark.integration)])
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[ReferralsClient]:
+def grpc_target(request: pytest.FixtureRequest) -> str | None:
+    """None for the in-memory twin; else where the real referrals service listens."""
     if request.param == "memory":
+        return None
+    target: str = request.getfixturevalue("referrals_service").target
+    return target
+
+
+@pytest.fixture
+async def client(grpc_target: str | None) -> AsyncIterator[ReferralsClient]:
+    if grpc_target is None:
         yield InMemoryReferrals()
         return
-    service = request.getfixturevalue("referrals_service")
-    adapter = GrpcReferralsClient.connect(service.target, timeout_s=5.0)
+    adapter = GrpcReferralsClient.connect(grpc_target, timeout_s=5.0)
     try:
         yield adapter
     finally:

@@ -31,7 +31,10 @@ class EchoApp:
         await send({"type": "http.response.body", "body": str(len(body)).encode()})
 
 
-async def run(chunks: list[bytes], content_length: int | None) -> tuple[EchoApp, list[Message]]:
+async def run(
+    chunks: list[bytes], content_length: int | None
+) -> tuple[EchoApp, list[Message], list[Message]]:
+    """Serve one request; return the app, what was sent, and what was left unread."""
     app = EchoApp()
     middleware = BodySizeLimitMiddleware(
         app, max_bytes=LIMIT, renderer=ProblemRenderer("https://problems.test/")
@@ -55,23 +58,34 @@ async def run(chunks: list[bytes], content_length: int | None) -> tuple[EchoApp,
         sent.append(message)
 
     await middleware(scope, receive, send)
-    return app, sent
+    return app, sent, pending
 
 
 async def test_a_streamed_body_past_the_limit_is_refused_without_reaching_the_app() -> None:
-    app, sent = await run([b"x" * 60, b"x" * 60, b"x" * 60], content_length=None)
+    app, sent, unread = await run([b"x" * 60, b"x" * 60, b"x" * 60], content_length=None)
     assert app.calls == 0
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["type"] == "https://problems.test/content-too-large"
+    # The rest was read and dropped, so the client gets the answer, not a reset.
+    assert unread == []
+    assert (b"connection", b"close") not in sent[0]["headers"]
 
 
-async def test_a_declared_length_past_the_limit_is_refused_unread() -> None:
-    app, sent = await run([b"x" * 10], content_length=LIMIT + 1)
+async def test_a_declared_length_past_the_limit_is_refused_before_the_app() -> None:
+    app, sent, _ = await run([b"x" * 101], content_length=LIMIT + 1)
     assert app.calls == 0
     assert sent[0]["status"] == 413
 
 
+async def test_a_huge_declared_length_is_refused_unread_and_closes() -> None:
+    app, sent, unread = await run([b"x" * 10], content_length=50 * 1024 * 1024)
+    assert app.calls == 0
+    assert sent[0]["status"] == 413
+    assert unread
+    assert (b"connection", b"close") in sent[0]["headers"]
+
+
 async def test_a_body_at_the_limit_reaches_the_app_whole() -> None:
-    app, sent = await run([b"x" * 50, b"x" * 50], content_length=None)
+    app, sent, _ = await run([b"x" * 50, b"x" * 50], content_length=None)
     assert app.calls == 1
     assert sent[1]["body"] == b"100"
