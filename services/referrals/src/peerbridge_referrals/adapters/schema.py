@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from peerbridge_platform.migrations import Migration, apply_migrations, load_migrations
+from peerbridge_platform.outbox import OUTBOX_MIGRATIONS
 
 COMPONENT = "referrals"
 
@@ -15,9 +16,6 @@ def referrals_migrations() -> list[Migration]:
 
 def all_migrations() -> list[Migration]:
     """The outbox's migrations first (our writes depend on them), then ours."""
-    # Imported here: the outbox package pulls in Kafka client code we need only then.
-    from peerbridge_platform.outbox import OUTBOX_MIGRATIONS
-
     return [*OUTBOX_MIGRATIONS, *referrals_migrations()]
 
 
