@@ -41,7 +41,7 @@ async def run(
     )
     headers = [] if content_length is None else [(b"content-length", str(content_length).encode())]
     scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/v1/x", "headers": headers}
-    pending = [
+    pending: list[Message] = [
         {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
         for i, chunk in enumerate(chunks)
     ]

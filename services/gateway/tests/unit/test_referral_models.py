@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import grpc
@@ -35,10 +36,10 @@ CODECS = [
 
 @pytest.mark.parametrize(("enum", "proto", "prefix"), CODECS)
 def test_every_protobuf_value_but_unspecified_has_one_json_code(
-    enum: type, proto: object, prefix: str
+    enum: type[StrEnum], proto: Any, prefix: str
 ) -> None:
-    codec = EnumCodec(enum, proto, prefix)  # type: ignore[arg-type]
-    numbers = {v.number for v in proto.DESCRIPTOR.values if v.number != 0}  # type: ignore[attr-defined]
+    codec: EnumCodec[StrEnum] = EnumCodec(enum, proto, prefix)
+    numbers = {v.number for v in proto.DESCRIPTOR.values if v.number != 0}
     assert {codec.to_proto(member) for member in enum} == numbers
     for member in enum:
         assert codec.from_proto(codec.to_proto(member)) is member
