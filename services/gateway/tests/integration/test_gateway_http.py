@@ -231,6 +231,9 @@ async def test_keys_the_service_cannot_take_verbatim_still_deduplicate(
 async def test_unknown_things_are_404_problems(http: httpx.AsyncClient) -> None:
     missing = await http.get(f"/v1/referrals/{uuid.uuid4()}")
     assert problem_of(missing, 404)["type"] == PROBLEMS + "not-found"
+    not_an_id = await http.get("/v1/referrals/not-a-uuid")
+    assert not_an_id.status_code in (400, 404)
+    problem_of(not_an_id, not_an_id.status_code)
     assert problem_of(await http.get("/v1/no-such-thing"), 404)["type"] == "about:blank"
     assert problem_of(await http.put("/v1/referrals", json={}), 405)
 
