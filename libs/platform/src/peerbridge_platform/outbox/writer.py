@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from ..envelope import Envelope, encode
 
@@ -18,7 +19,9 @@ def shard_for(key: bytes, shards: int = SHARDS) -> int:
     return zlib.crc32(key) % shards
 
 
-async def enqueue(connection: asyncpg.Connection, *, topic: str, envelope: Envelope) -> None:
+async def enqueue(
+    connection: asyncpg.Connection | PoolConnectionProxy, *, topic: str, envelope: Envelope
+) -> None:
     """Add one event to the outbox; it commits or rolls back with the caller's work."""
     if not connection.is_in_transaction():
         raise RuntimeError(

@@ -3,9 +3,6 @@ transaction, so they are published exactly when the state change commits."""
 
 from __future__ import annotations
 
-from typing import cast
-
-import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from peerbridge_platform import outbox
@@ -15,8 +12,5 @@ from .integration_events import messages_for
 
 
 async def write_to_outbox(connection: PoolConnectionProxy, event: DomainEvent) -> None:
-    # A pooled connection proxies every Connection method; the outbox is typed
-    # for the plain class only.
-    plain = cast(asyncpg.Connection, connection)
     for message in messages_for(event):
-        await outbox.enqueue(plain, topic=message.topic, envelope=message.envelope)
+        await outbox.enqueue(connection, topic=message.topic, envelope=message.envelope)
