@@ -168,6 +168,29 @@ def probe_ready(bootstrap: str, timeout_s: float = 3.0) -> tuple[bool, str]:
     return True, "ready"
 
 
+def wait_for_producer_ids(bootstrap: str, timeout_s: float) -> None:
+    """A fresh broker also says "coordinator load in progress" to idempotent producers.
+
+    Initialising a transactional producer succeeds only once the coordinator
+    that hands out producer ids has loaded, so nothing after start-up sees it.
+    """
+    from confluent_kafka import KafkaException, Producer
+
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "transactional.id": "peerbridge.devstack.readiness",
+            "log_level": 0,
+        }
+    )
+    try:
+        producer.init_transactions(max(timeout_s, 1.0))
+    except KafkaException as exc:
+        raise StackError(
+            f"Kafka on {bootstrap} did not hand out producer ids within {timeout_s:.0f}s: {exc}"
+        ) from exc
+
+
 class LocalKafka:
     """One KRaft broker+controller whose data lives in `config.data_dir`."""
 
@@ -256,6 +279,7 @@ class LocalKafka:
             self._alive()
             ready, last = probe_ready(self.config.bootstrap, timeout_s=2.0)
             if ready:
+                wait_for_producer_ids(self.config.bootstrap, deadline - time.monotonic())
                 self._log(
                     f"Kafka ready on {self.config.bootstrap} in {time.monotonic() - started:.1f}s"
                 )

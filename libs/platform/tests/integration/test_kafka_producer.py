@@ -20,6 +20,7 @@ from peerbridge_platform.kafka import (
     REFERRALS_FHIR_TOPIC,
     AsyncProducer,
     DeliveryFailed,
+    DeliveryReport,
     KafkaUnavailable,
     TopicSpec,
     dead_letter_topic,
@@ -184,6 +185,52 @@ async def test_order_holds_when_the_local_queue_is_full(kafka_bootstrap: str) ->
     assert [r.offset for r in reports] == sorted(r.offset for r in reports)
     messages = await asyncio.to_thread(read, kafka_bootstrap, topic, len(sent))
     assert [m.value() for m in messages] == [r.value for r in sent]
+
+
+async def test_send_batch_reports_each_record_in_order_even_when_the_queue_is_full(
+    kafka_bootstrap: str,
+) -> None:
+    topic = unique()
+    await ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=1)])
+    config = {"queue.buffering.max.messages": 7}
+    sent = [KafkaRecord(key=b"one-key", value=str(i).encode()) for i in range(300)]
+
+    async with AsyncProducer(kafka_bootstrap, config=config, name="test-batch") as producer:
+        first = await producer.send(KafkaRecord(key=b"one-key", value=b"before"), topic)
+        results = await producer.send_batch([(r, topic) for r in sent])
+
+    assert all(isinstance(r, DeliveryReport) for r in results)
+    offsets = [r.offset for r in results if isinstance(r, DeliveryReport)]
+    assert offsets == list(range(first.offset + 1, first.offset + 301))
+    messages = await asyncio.to_thread(read, kafka_bootstrap, topic, len(sent) + 1)
+    assert [m.value() for m in messages] == [b"before"] + [r.value for r in sent]
+
+
+async def test_send_batch_puts_a_refused_record_in_its_own_slot(kafka_bootstrap: str) -> None:
+    # The broker refuses a whole record batch, so the refused record goes to a
+    # strict topic of its own; its neighbours in the call still succeed.
+    topic, strict = unique(), unique()
+    await ensure_topics(
+        kafka_bootstrap,
+        [
+            TopicSpec(topic, partitions=1),
+            TopicSpec(strict, partitions=1, config={"max.message.bytes": "20000"}),
+        ],
+    )
+    batch = [
+        (KafkaRecord(key=b"a", value=b"fits"), topic),
+        (KafkaRecord(key=b"b", value=os.urandom(100_000)), strict),
+        (KafkaRecord(key=b"c", value=b"fits too"), topic),
+    ]
+    async with AsyncProducer(kafka_bootstrap, name="test-batch-refused") as producer:
+        results = await producer.send_batch(batch)
+        assert await producer.send_batch([]) == []
+
+    assert isinstance(results[0], DeliveryReport)
+    assert isinstance(results[1], DeliveryFailed)
+    assert results[1].error is not None
+    assert results[1].error.code() == KafkaError.MSG_SIZE_TOO_LARGE
+    assert isinstance(results[2], DeliveryReport)
 
 
 async def test_a_record_the_broker_refuses_fails_its_future(kafka_bootstrap: str) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -84,6 +84,11 @@ class AsyncProducer:
         self._fatal: KafkaError | None = None
         self._closing = False
         self._closed: asyncio.Future[None] | None = None
+        # Delivery reports handed from the poll thread to the loop, settled in batches.
+        self._reports: deque[tuple[asyncio.Future[DeliveryReport], DeliveryReport | BaseException]]
+        self._reports = deque()
+        self._reports_lock = threading.Lock()
+        self._reports_scheduled = False
 
     async def start(self) -> None:
         if self._producer is not None:
@@ -126,6 +131,52 @@ class AsyncProducer:
     async def send(self, record: KafkaRecord, topic: str) -> DeliveryReport:
         """Produce and wait for the broker's confirmation."""
         return await self.produce(record, topic)
+
+    async def send_batch(
+        self, items: Sequence[tuple[KafkaRecord, str]]
+    ) -> list[DeliveryReport | DeliveryFailed]:
+        """Produce records in order and wait for every report; one result per record, in order.
+
+        For high-volume callers (the outbox relay): one future for the whole
+        batch instead of one per record keeps the per-record cost near the raw
+        producer's. A failed record is a DeliveryFailed in its slot, not a raise.
+        """
+        loop = self._require_running()
+        if self._drainer is not None and not self._drainer.done():
+            await asyncio.wait({self._drainer})  # earlier single records go first
+        producer = self._require_producer()
+        results: list[DeliveryReport | DeliveryFailed | None] = [None] * len(items)
+        if not items:
+            return []
+        done: asyncio.Future[None] = loop.create_future()
+        tally = _Tally(len(items), loop, done)
+        for index, (record, topic) in enumerate(items):
+            if self._fatal is not None:
+                results[index] = DeliveryFailed(topic, self._fatal)
+                tally.count_one()
+                continue
+            while True:
+                try:
+                    producer.produce(
+                        topic,
+                        value=record.value,
+                        key=record.key,
+                        headers=list(record.headers),
+                        on_delivery=partial(_batch_report, results, index, topic, tally),
+                    )
+                    break
+                except BufferError:
+                    # librdkafka's queue is full: let the poll thread free room, keep order.
+                    await asyncio.sleep(0.005)
+                except KafkaException as exc:
+                    error = (
+                        exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                    )
+                    results[index] = DeliveryFailed(topic, error, None if error else str(exc))
+                    tally.count_one()
+                    break
+        await done
+        return [r if r is not None else DeliveryFailed("", None, "no report") for r in results]
 
     async def flush(self, timeout_s: float = 30.0) -> int:
         """Wait up to `timeout_s` for everything produced; returns how many are left."""
@@ -284,11 +335,74 @@ class AsyncProducer:
         loop = self._loop
         if loop is None:
             return
+        # Reports arrive in bursts; waking the loop once per burst rather than
+        # once per record keeps the handoff cheap at thousands of records a second.
+        with self._reports_lock:
+            self._reports.append((future, outcome))
+            if self._reports_scheduled:
+                return
+            self._reports_scheduled = True
         try:
-            loop.call_soon_threadsafe(_settle, future, outcome)
+            loop.call_soon_threadsafe(self._settle_reports)
         except RuntimeError:
             # The loop is closed: nobody can be waiting on the future any more.
             log.warning("delivery report after the event loop closed", producer=self._name)
+
+    def _settle_reports(self) -> None:
+        with self._reports_lock:
+            reports = list(self._reports)
+            self._reports.clear()
+            self._reports_scheduled = False
+        for future, outcome in reports:
+            _settle(future, outcome)
+
+
+class _Tally:
+    """Counts a batch's reports across threads; completes its future at the last one."""
+
+    def __init__(
+        self, expected: int, loop: asyncio.AbstractEventLoop, done: asyncio.Future[None]
+    ) -> None:
+        self._left = expected
+        self._lock = threading.Lock()
+        self._loop = loop
+        self._done = done
+
+    def count_one(self) -> None:
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            try:
+                self._loop.call_soon_threadsafe(_complete, self._done)
+            except RuntimeError:
+                log.warning("batch delivery reports after the event loop closed")
+
+
+def _complete(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
+
+
+def _batch_report(
+    results: list[DeliveryReport | DeliveryFailed | None],
+    index: int,
+    topic: str,
+    tally: _Tally,
+    error: KafkaError | None,
+    message: Message,
+) -> None:
+    # Runs on the poll thread; each slot is written once, before the count that releases it.
+    if error is not None:
+        results[index] = DeliveryFailed(topic, error)
+    else:
+        results[index] = DeliveryReport(
+            topic=message.topic() or topic,
+            partition=_int(message.partition()),
+            offset=_int(message.offset()),
+            latency_s=message.latency(),
+        )
+    tally.count_one()
 
 
 def _settle(

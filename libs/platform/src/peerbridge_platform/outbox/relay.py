@@ -27,7 +27,8 @@ from typing import Any
 import asyncpg
 
 from ..envelope import KafkaRecord
-from ..kafka.producer import AsyncProducer
+from ..kafka.errors import DeliveryFailed
+from ..kafka.producer import AsyncProducer, DeliveryReport
 from ..logging import get_logger
 from .batching import Outcome, rows_to_mark_sent
 from .writer import SHARDS
@@ -41,9 +42,9 @@ _CHANNEL = "peerbridge_outbox"
 _PENDING = """
 SELECT id, topic, message_key, header_names, header_values, payload
 FROM outbox
-WHERE sent_at IS NULL AND shard = ANY($1::smallint[])
+WHERE sent_at IS NULL AND shard = ANY($1::smallint[]) AND id > $2
 ORDER BY id
-LIMIT $2
+LIMIT $3
 """
 
 
@@ -168,19 +169,49 @@ class OutboxRelay:
             )
 
     async def _publish_batch(self) -> int:
+        """Publish what is pending in owned shards; return how many rows were handled.
+
+        Two batches are in flight at most: while Kafka acknowledges one, the
+        next is read and produced. Producing stays sequential, so per-key order
+        holds. `after` only spans this drain: the next drain starts from the
+        lowest pending id again, so a late-committing row is never skipped.
+        """
         assert self._connection is not None
         if not self.stats.owned_shards:
             return 0
-        rows = await self._connection.fetch(
-            _PENDING, sorted(self.stats.owned_shards), self._batch_size
-        )
-        if not rows:
-            return 0
-        deliveries = [self._producer.produce(_record_of(row), row["topic"]) for row in rows]
-        results = await asyncio.gather(*deliveries, return_exceptions=True)
+        shards = sorted(self.stats.owned_shards)
+        handled, after = 0, 0
+        in_flight: _Batch | None = None
+        while True:
+            rows = await self._connection.fetch(_PENDING, shards, after, self._batch_size)
+            batch = _Batch(
+                rows,
+                asyncio.ensure_future(
+                    self._producer.send_batch([(_record_of(r), r["topic"]) for r in rows])
+                ),
+            )
+            if in_flight is not None:
+                try:
+                    await self._settle(in_flight)
+                except BaseException:
+                    await batch.abandon()
+                    raise
+            if not rows:
+                return handled
+            handled += len(rows)
+            after = rows[-1]["id"]
+            in_flight = batch
+            if len(rows) < self._batch_size:
+                await self._settle(in_flight)
+                return handled
+
+    async def _settle(self, batch: _Batch) -> None:
+        """Wait for a batch's delivery reports, then mark what may be marked sent."""
+        assert self._connection is not None
+        results = await batch.deliveries
         outcomes = [
-            Outcome(row["id"], bytes(row["message_key"]), _error_of(result))
-            for row, result in zip(rows, results, strict=True)
+            Outcome(row["id"], row["message_key"], _error_of(result))
+            for row, result in zip(batch.rows, results, strict=True)
         ]
         sent = rows_to_mark_sent(outcomes)
         if sent:
@@ -189,11 +220,12 @@ class OutboxRelay:
             )
         self.stats.published += len(sent)
         self.stats.batches += 1
-        failed = len(rows) - len(sent)
+        failed = len(batch.rows) - len(sent)
         if failed:
             first = next(o.error for o in outcomes if o.error is not None)
-            raise RuntimeError(f"{failed} of {len(rows)} outbox rows not delivered: {first!r}")
-        return len(rows)
+            raise RuntimeError(
+                f"{failed} of {len(batch.rows)} outbox rows not delivered: {first!r}"
+            )
 
     async def _purge_sent(self) -> None:
         """Sent rows are kept a while for inspection, then deleted."""
@@ -218,13 +250,23 @@ class OutboxRelay:
             await connection.close()
 
 
+@dataclass
+class _Batch:
+    rows: list[asyncpg.Record]
+    deliveries: asyncio.Future[list[DeliveryReport | DeliveryFailed]]
+
+    async def abandon(self) -> None:
+        """Collect the reports of a batch that will not be marked (it is re-sent later)."""
+        with contextlib.suppress(Exception):
+            await self.deliveries
+
+
 def _record_of(row: asyncpg.Record) -> KafkaRecord:
+    # asyncpg hands bytea back as bytes already: no copies on this hot path.
     names: Sequence[str] = row["header_names"]
     values: Sequence[bytes] = row["header_values"]
     return KafkaRecord(
-        key=bytes(row["message_key"]),
-        value=bytes(row["payload"]),
-        headers=[(n, bytes(v)) for n, v in zip(names, values, strict=True)],
+        key=row["message_key"], value=row["payload"], headers=list(zip(names, values, strict=True))
     )
 
 
