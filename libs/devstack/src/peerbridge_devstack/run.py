@@ -205,6 +205,11 @@ def _http_ready(url: str) -> bool:
 
 
 def main() -> int:
+    from peerbridge_platform.logging import configure_logging
+
+    # The supervisor speaks through say(); library warnings while it polls
+    # readiness would only repeat what the summary reports.
+    configure_logging("peerbridge", "ERROR", "console")
     settings = StackSettings()
     stack = Stack(settings)
     stopping = threading.Event()
@@ -224,7 +229,8 @@ def main() -> int:
         stack.start_postgres()
         stack.start_kafka()
         stack.start_services()
-        say(stack.summary())
+        for line in stack.summary().splitlines():
+            say(line)
         while not stopping.is_set():
             for child in stack.children:
                 if not child.running():
