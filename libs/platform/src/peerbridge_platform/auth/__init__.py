@@ -3,27 +3,50 @@
 - `keys`: signing keys (EdDSA by default), their JWKs and a rotating `KeySet`;
 - `tokens`: `issue_access_token` and the RFC 8725 `TokenVerifier`;
 - `jwks`: where verifiers find public keys (static, or the issuer over HTTP);
+- `client_assertion`: SMART Backend Services `private_key_jwt` client authentication;
 - `authorization`: scope, role and object-level checks;
 - `context`: the verified caller of the current call.
+
+Apply `AUTH_MIGRATIONS` where client assertions are verified (the token endpoint).
 """
 
+from ..migrations import load_migrations
 from .authorization import not_found_unless, require_any_role, require_scopes
+from .client_assertion import (
+    CLIENT_ASSERTION_TYPE,
+    AuthenticatedClient,
+    ClientAssertionVerifier,
+    ClientKeySource,
+    StaticClientKeys,
+)
 from .context import current_peer, current_principal, principal_context, require_principal
+from .jti import JtiStore, MemoryJtiStore, PostgresJtiStore
 from .jwks import HttpJwksSource, JwksSource, JwksUnavailable, StaticJwksSource, parse_jwks
 from .keys import KeyFormatError, KeySet, SigningKey, VerificationKey, thumbprint
 from .principal import Principal, Role
 from .tokens import BearerVerifier, TokenVerifier, issue_access_token
 
+AUTH_MIGRATIONS = load_migrations("platform.auth", "peerbridge_platform.auth")
+
 __all__ = [
+    "AUTH_MIGRATIONS",
+    "CLIENT_ASSERTION_TYPE",
+    "AuthenticatedClient",
     "BearerVerifier",
+    "ClientAssertionVerifier",
+    "ClientKeySource",
     "HttpJwksSource",
+    "JtiStore",
     "JwksSource",
     "JwksUnavailable",
     "KeyFormatError",
     "KeySet",
+    "MemoryJtiStore",
+    "PostgresJtiStore",
     "Principal",
     "Role",
     "SigningKey",
+    "StaticClientKeys",
     "StaticJwksSource",
     "TokenVerifier",
     "VerificationKey",
