@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from peerbridge_platform.crypto import new_key_entry
+
 ReferralBody = Callable[..., dict[str, Any]]
 
 
@@ -37,3 +39,9 @@ def synthetic_referral(member: str | None = None, **changes: Any) -> dict[str, A
 def referral_body() -> ReferralBody:
     """`referral_body(member=None, **changes)`: a valid create body for a synthetic member."""
     return synthetic_referral
+
+
+@pytest.fixture(scope="session")
+def encryption_keys() -> str:
+    """A PEERBRIDGE_ENCRYPTION_KEYS value with one fresh key, for this test run only."""
+    return new_key_entry("test1")

@@ -20,6 +20,7 @@ from .idempotency import postgres_store
 from .idempotency.guard import GuardPolicy, IdempotencyGuard
 from .idempotency.postgres_store import PostgresIdempotencyStore
 from .idempotency.purge import purge_periodically
+from .idempotency.sealing import ResponseSealer
 from .idempotency.store import IdempotencyStore
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from .openapi import problems_as_problem_json
@@ -115,6 +116,7 @@ def create_app(
 
 @contextlib.asynccontextmanager
 async def _postgres(settings: GatewaySettings) -> AsyncIterator[IdempotencyStore]:
+    sealer = ResponseSealer(settings.keyring())
     url = settings.database_url.get_secret_value()
     connection = await asyncpg.connect(url, timeout=settings.database_timeout_s)
     try:
@@ -128,7 +130,7 @@ async def _postgres(settings: GatewaySettings) -> AsyncIterator[IdempotencyStore
         command_timeout=settings.database_timeout_s,
     )
     try:
-        yield PostgresIdempotencyStore(pool)
+        yield PostgresIdempotencyStore(pool, sealer)
     finally:
         await pool.close()
 

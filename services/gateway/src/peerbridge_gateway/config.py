@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from peerbridge_platform.crypto import EncryptionSettings
 from peerbridge_platform.settings import PlatformSettings
 
 
-class GatewaySettings(PlatformSettings):
-    """Where the gateway listens, what it calls, and how it keeps idempotency keys."""
+class GatewaySettings(PlatformSettings, EncryptionSettings):
+    """Where the gateway listens, what it calls, and how it keeps idempotency keys.
+
+    PEERBRIDGE_ENCRYPTION_KEYS is required: recorded responses are sealed with it.
+    """
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)

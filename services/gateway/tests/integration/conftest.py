@@ -78,7 +78,10 @@ class ReferralsService:
 
 @pytest.fixture(scope="module")
 async def referrals_service(
-    postgres_admin_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+    postgres_admin_url: str,
+    kafka_bootstrap: str,
+    encryption_keys: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ReferralsService]:
     """The real referrals service, started as a process on a free port with its own database."""
     async with fresh_database(postgres_admin_url) as database_url:
@@ -88,6 +91,7 @@ async def referrals_service(
             "PEERBRIDGE_DATABASE_URL": database_url,
             "PEERBRIDGE_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "PEERBRIDGE_GRPC_LISTEN": target,
+            "PEERBRIDGE_ENCRYPTION_KEYS": encryption_keys,
             "PEERBRIDGE_LOG_FORMAT": "console",
         }
         service = ReferralsService(target, env, log_path)
@@ -149,12 +153,13 @@ async def serve_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="module")
 async def gateway(
-    postgres_admin_url: str, referrals_service: ReferralsService
+    postgres_admin_url: str, referrals_service: ReferralsService, encryption_keys: str
 ) -> AsyncIterator[RunningGateway]:
     """The gateway over real HTTP, calling the real referrals service, with its own database."""
     async with fresh_database(postgres_admin_url) as database_url:
         settings = GatewaySettings(
             database_url=database_url,  # type: ignore[arg-type]
+            encryption_keys=encryption_keys,  # type: ignore[arg-type]
             http_port=free_port(),
             referrals_target=referrals_service.target,
             idempotency_wait_s=20.0,

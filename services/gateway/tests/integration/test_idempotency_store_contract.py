@@ -12,7 +12,9 @@ import pytest
 from peerbridge_gateway.idempotency import postgres_store
 from peerbridge_gateway.idempotency.memory_store import InMemoryIdempotencyStore
 from peerbridge_gateway.idempotency.postgres_store import PostgresIdempotencyStore
+from peerbridge_gateway.idempotency.sealing import ResponseSealer
 from peerbridge_gateway.idempotency.store import IdempotencyStore, KeyScope, StoredResponse
+from peerbridge_platform.crypto import Keyring
 from peerbridge_platform.migrations import apply_migrations
 
 SCOPE = KeyScope("partner:contract", "key-1")
@@ -35,7 +37,8 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[IdempotencyStor
         await connection.close()
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=30)
     try:
-        yield PostgresIdempotencyStore(pool)
+        keyring = Keyring.from_setting(request.getfixturevalue("encryption_keys"))
+        yield PostgresIdempotencyStore(pool, ResponseSealer(keyring))
     finally:
         await pool.close()
 

@@ -48,6 +48,7 @@ async def test_not_ready_without_the_referrals_service_and_stops_cleanly(
     spawn_process: Spawn,
     tmp_path: Path,
     stop_signal: signal.Signals,
+    encryption_keys: str,
 ) -> None:
     async with new_database() as database_url:
         port = free_port()
@@ -57,6 +58,7 @@ async def test_not_ready_without_the_referrals_service_and_stops_cleanly(
             # Nothing listens there: the referrals service is down.
             "PEERBRIDGE_REFERRALS_TARGET": f"127.0.0.1:{free_port()}",
             "PEERBRIDGE_GRPC_TIMEOUT_S": "1",
+            "PEERBRIDGE_ENCRYPTION_KEYS": encryption_keys,
         }
         log = tmp_path / "gateway.log"
         process = spawn_process([sys.executable, "-m", "peerbridge_gateway"], env, log)
@@ -96,3 +98,6 @@ def test_missing_settings_are_named(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "PEERBRIDGE_DATABASE_URL" in result.stderr
     assert "PEERBRIDGE_HTTP_PORT" in result.stderr
+    # No key is made up: the missing one is named, with how to generate it.
+    assert "PEERBRIDGE_ENCRYPTION_KEYS" in result.stderr
+    assert "python -m peerbridge_platform.crypto new-key" in result.stderr

@@ -14,9 +14,10 @@ from peerbridge_gateway.idempotency.memory_store import InMemoryIdempotencyStore
 
 
 @pytest.fixture
-def settings() -> GatewaySettings:
+def settings(encryption_keys: str) -> GatewaySettings:
     return GatewaySettings(
         database_url="postgresql://unused.invalid/unused",  # type: ignore[arg-type]
+        encryption_keys=encryption_keys,  # type: ignore[arg-type]
         max_body_bytes=4096,
         idempotency_wait_s=2.0,
     )

@@ -1,14 +1,17 @@
-"""The idempotency store on PostgreSQL (asyncpg), timed by the database's clock."""
+"""The idempotency store on PostgreSQL (asyncpg), timed by the database's clock.
+
+Recorded responses are stored sealed (see `sealing`), never in plain text.
+"""
 
 from __future__ import annotations
 
-import json
 from uuid import UUID
 
 import asyncpg
 
 from peerbridge_platform.migrations import Migration, load_migrations
 
+from .sealing import ResponseSealer
 from .store import KeyRecord, KeyScope, StoredResponse
 
 COMPONENT = "gateway"
@@ -33,8 +36,8 @@ SET fingerprint = EXCLUDED.fingerprint,
     claimed_at = EXCLUDED.claimed_at,
     expires_at = EXCLUDED.expires_at,
     response_status = NULL,
-    response_headers = NULL,
-    response_body = NULL,
+    response_headers_sealed = NULL,
+    response_body_sealed = NULL,
     completed_at = NULL
 WHERE k.expires_at <= now()
    OR (k.state = 'in_progress'
@@ -44,15 +47,15 @@ RETURNING claim_token
 """
 
 _FIND = """
-SELECT fingerprint, state, response_status, response_headers, response_body
+SELECT fingerprint, state, response_status, response_headers_sealed, response_body_sealed
 FROM idempotency_keys
 WHERE caller = $1 AND idempotency_key = $2 AND expires_at > now()
 """
 
 _COMPLETE = """
 UPDATE idempotency_keys
-SET state = 'completed', response_status = $4, response_headers = $5::jsonb,
-    response_body = $6, completed_at = now()
+SET state = 'completed', response_status = $4, response_headers_sealed = $5,
+    response_body_sealed = $6, completed_at = now()
 WHERE caller = $1 AND idempotency_key = $2 AND claim_token = $3 AND state = 'in_progress'
 """
 
@@ -76,8 +79,9 @@ WHERE k.caller = d.caller AND k.idempotency_key = d.idempotency_key
 
 
 class PostgresIdempotencyStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, sealer: ResponseSealer) -> None:
         self._pool = pool
+        self._sealer = sealer
 
     async def claim(
         self,
@@ -99,19 +103,24 @@ class PostgresIdempotencyStore:
             return None
         if row["state"] != "completed":
             return KeyRecord(row["fingerprint"], None)
-        headers = tuple((str(k), str(v)) for k, v in json.loads(row["response_headers"]))
-        response = StoredResponse(row["response_status"], headers, bytes(row["response_body"]))
+        response = self._sealer.open(
+            scope,
+            row["response_status"],
+            bytes(row["response_headers_sealed"]),
+            bytes(row["response_body_sealed"]),
+        )
         return KeyRecord(row["fingerprint"], response)
 
     async def complete(self, scope: KeyScope, token: UUID, response: StoredResponse) -> bool:
+        sealed_headers, sealed_body = self._sealer.seal(scope, response)
         result = await self._pool.execute(
             _COMPLETE,
             scope.caller,
             scope.key,
             token,
             response.status_code,
-            json.dumps([list(pair) for pair in response.headers]),
-            response.body,
+            sealed_headers,
+            sealed_body,
         )
         return _count(result) == 1
 
