@@ -11,12 +11,14 @@ only the processes started here are ended, by their pid.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -112,6 +114,7 @@ class Stack:
             "PEERBRIDGE_LOG_FORMAT": s.log_format,
             "PYTHONUNBUFFERED": "1",
         }
+        encryption_keys = _encryption_keys(s.state_dir / "secrets" / "encryption.keys")
         referrals_target = f"{s.host}:{s.referrals_grpc_port}"
         self._spawn(
             "referrals",
@@ -119,6 +122,7 @@ class Stack:
             common
             | {
                 "PEERBRIDGE_DATABASE_URL": databases["referrals"].url,
+                "PEERBRIDGE_ENCRYPTION_KEYS": encryption_keys,
                 "PEERBRIDGE_GRPC_LISTEN": referrals_target,
             },
         )
@@ -130,6 +134,7 @@ class Stack:
             common
             | {
                 "PEERBRIDGE_DATABASE_URL": databases["gateway"].url,
+                "PEERBRIDGE_ENCRYPTION_KEYS": encryption_keys,
                 "PEERBRIDGE_HTTP_HOST": s.host,
                 "PEERBRIDGE_HTTP_PORT": str(s.http_port),
                 "PEERBRIDGE_REFERRALS_TARGET": referrals_target,
@@ -195,6 +200,13 @@ def _grpc_serving(target: str, service: str) -> bool:
     except (TimeoutError, OSError):
         return False
     return True
+
+
+def _encryption_keys(key_file: Path) -> str:
+    """The operator's PEERBRIDGE_ENCRYPTION_KEYS, else a key generated once into `key_file`."""
+    from peerbridge_platform.crypto import load_or_create_key_file
+
+    return os.environ.get("PEERBRIDGE_ENCRYPTION_KEYS") or load_or_create_key_file(key_file)
 
 
 def _http_ready(url: str) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -13,6 +15,7 @@ from peerbridge_platform.crypto import (
     EncryptionSettings,
     KeyringConfigError,
     field_context,
+    load_or_create_key_file,
     new_key_entry,
     parse_keys,
 )
@@ -112,3 +115,22 @@ def test_the_cli_prints_a_usable_key() -> None:
     ring = EncryptionSettings(encryption_keys=entry).keyring()  # type: ignore[arg-type]
     context = field_context("test")
     assert ring.decrypt(ring.encrypt(b"synthetic", context=context), context=context)
+
+
+def test_a_key_file_is_created_once_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "encryption.keys"
+
+    first = load_or_create_key_file(path)
+
+    assert load_or_create_key_file(path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert len(parse_keys(first)) == 1
+
+
+def test_a_damaged_key_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "encryption.keys"
+    path.write_text("k1:not-a-key\n")
+
+    with pytest.raises(KeyringConfigError, match="k1"):
+        load_or_create_key_file(path)

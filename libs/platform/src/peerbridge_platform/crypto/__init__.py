@@ -4,6 +4,7 @@
   `context` (built with `field_context`) that binds a token to its row;
 - `EncryptionSettings`: PEERBRIDGE_ENCRYPTION_KEYS (`kid:base64key,...`,
   active key first), required in every environment;
+- `load_or_create_key_file`: a key kept in a 0600 file, for local runs;
 - `python -m peerbridge_platform.crypto new-key`: generate a key entry.
 """
 
@@ -15,6 +16,7 @@ from .errors import (
     MalformedToken,
     UnknownKey,
 )
+from .keyfile import load_or_create_key_file
 from .keyring import Keyring
 from .keyspec import KeySpec, new_key_entry, parse_keys
 from .settings import EncryptionSettings
@@ -29,6 +31,7 @@ __all__ = [
     "MalformedToken",
     "UnknownKey",
     "field_context",
+    "load_or_create_key_file",
     "new_key_entry",
     "parse_keys",
 ]
