@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-PY_SOURCES := libs/platform/src libs/devstack/src services/referrals/src services/gateway/src
+PY_SOURCES := libs/platform/src libs/devstack/src services/referrals/src services/gateway/src services/identity/src
 
 .PHONY: help install run demo test test-fast lint format protos protos-check bench clean
 

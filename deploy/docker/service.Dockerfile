@@ -1,6 +1,6 @@
 # Every PeerBridge image, one target per process, all from the same uv.lock:
 #   docker build -f deploy/docker/service.Dockerfile --target referrals -t peerbridge/referrals:0.1.0 .
-# Targets: referrals, gateway, provision (per-service databases and roles; a one-shot).
+# Targets: referrals, identity, gateway, provision (per-service databases and roles; a one-shot).
 # The build context is the repository root; .dockerignore keeps it small.
 
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
@@ -32,6 +32,10 @@ FROM workspace AS build-referrals
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package peerbridge-referrals
 
+FROM workspace AS build-identity
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable --package peerbridge-identity
+
 FROM workspace AS build-gateway
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package peerbridge-gateway
@@ -50,6 +54,15 @@ EXPOSE 50061
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-m", "peerbridge_platform.grpc.probe", "127.0.0.1:50061", "peerbridge.referrals.v1.ReferralsService"]
 ENTRYPOINT ["python", "-m", "peerbridge_referrals"]
+
+FROM base AS identity
+COPY --from=build-identity /app/.venv /app/.venv
+ENV PEERBRIDGE_GRPC_LISTEN=0.0.0.0:50062
+USER 10001:10001
+EXPOSE 50062
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "peerbridge_platform.grpc.probe", "127.0.0.1:50062", "peerbridge.identity.v1.IdentityService"]
+ENTRYPOINT ["python", "-m", "peerbridge_identity"]
 
 FROM base AS gateway
 COPY --from=build-gateway /app/.venv /app/.venv

@@ -47,6 +47,7 @@ def start_platform(
             "PEERBRIDGE_STATE_DIR": str(state_dir),
             "PEERBRIDGE_HTTP_PORT": str(http_port),
             "PEERBRIDGE_REFERRALS_GRPC_PORT": str(free_port()),
+            "PEERBRIDGE_IDENTITY_GRPC_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
         }
     )

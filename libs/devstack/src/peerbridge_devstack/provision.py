@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
-SERVICES_WITH_DATABASES = ("referrals", "gateway")
+SERVICES_WITH_DATABASES = ("referrals", "identity", "gateway")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from .provision import provision
 from .stack_settings import StackSettings
 
 REFERRALS_HEALTH_NAME = "peerbridge.referrals.v1.ReferralsService"
+IDENTITY_HEALTH_NAME = "peerbridge.identity.v1.IdentityService"
 
 
 def say(line: str) -> None:
@@ -115,6 +116,19 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
         encryption_keys = _encryption_keys(s.state_dir / "secrets" / "encryption.keys")
+        # Identity first: the other services will verify callers against it.
+        identity_target = f"{s.host}:{s.identity_grpc_port}"
+        self._spawn(
+            "identity",
+            "peerbridge_identity",
+            common
+            | {
+                "PEERBRIDGE_DATABASE_URL": databases["identity"].url,
+                "PEERBRIDGE_GRPC_LISTEN": identity_target,
+            },
+        )
+        self._wait("identity", lambda: _grpc_serving(identity_target, IDENTITY_HEALTH_NAME))
+        self.health["identity"] = f"{identity_target} SERVING"
         referrals_target = f"{s.host}:{s.referrals_grpc_port}"
         self._spawn(
             "referrals",

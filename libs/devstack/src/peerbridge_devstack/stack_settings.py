@@ -24,6 +24,7 @@ class StackSettings(BaseSettings):
     kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
     http_port: int = Field(default=8000, ge=1, le=65535)
     referrals_grpc_port: int = Field(default=50061, ge=1, le=65535)
+    identity_grpc_port: int = Field(default=50062, ge=1, le=65535)
     state_dir: Path = Field(default_factory=state_dir)
     cache_dir: Path = Field(default_factory=cache_dir)
     startup_timeout_s: float = Field(default=120.0, gt=0)

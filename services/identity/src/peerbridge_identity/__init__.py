@@ -1,0 +1,1 @@
+"""peerbridge_identity: people, roles, organizations, partner clients, supporter eligibility."""

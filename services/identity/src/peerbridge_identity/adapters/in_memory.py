@@ -1,0 +1,236 @@
+"""In-memory unit of work and repositories, for unit tests and wiring without a database.
+
+They keep the promises of the asyncpg adapters (the same contract tests run
+against both): changes and events become visible to others only on commit,
+request ids are unique per operation, listings are ordered by id. Locks are
+not needed: without real I/O, nothing interleaves inside one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from ..domain.eligibility import EligibilityState
+from ..domain.events import DomainEvent
+from ..domain.model import Certification, Client, Organization, Person, Supervision, TrainingRecord
+from ..domain.values import EligibilityStatus
+from ..service_layer.repository import (
+    CertificationRepository,
+    ClientRepository,
+    DuplicateRequestId,
+    EligibilityRepository,
+    OrganizationRepository,
+    PersonRepository,
+    RecordedRequest,
+    RequestLog,
+    StaleWrite,
+    SupervisionRepository,
+    TrainingRepository,
+)
+from ..service_layer.unit_of_work import UnitOfWork
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass
+class InMemoryStore:
+    """What has been committed; shared by every unit of work made over it."""
+
+    organizations: dict[UUID, Organization] = field(default_factory=dict)
+    persons: dict[UUID, Person] = field(default_factory=dict)
+    clients: dict[UUID, Client] = field(default_factory=dict)
+    training: dict[UUID, TrainingRecord] = field(default_factory=dict)
+    certifications: dict[UUID, Certification] = field(default_factory=dict)
+    supervision: dict[UUID, Supervision] = field(default_factory=dict)
+    eligibility: dict[UUID, EligibilityState] = field(default_factory=dict)
+    requests: dict[tuple[str, str], RecordedRequest] = field(default_factory=dict)
+    published: list[DomainEvent] = field(default_factory=list)
+    commits: int = 0
+
+
+class Overlay(Generic[K, V]):
+    """One transaction's view of a committed table: its own changes over what is committed."""
+
+    def __init__(self, committed: dict[K, V]) -> None:
+        self._committed = committed
+        self._changes: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        return self._changes[key] if key in self._changes else self._committed.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        self._changes[key] = value
+
+    def values(self) -> list[V]:
+        return list((self._committed | self._changes).values())
+
+    def apply(self) -> None:
+        self._committed.update(self._changes)
+        self._changes = {}
+
+
+class _Repository(Generic[K, V]):
+    def __init__(self, rows: Overlay[K, V]) -> None:
+        self._rows = rows
+
+    def _add(self, key: K, value: V) -> None:
+        if self._rows.get(key) is not None:
+            raise ValueError(f"{key} exists")
+        self._rows.put(key, value)
+
+
+class InMemoryOrganizationRepository(OrganizationRepository, _Repository[UUID, Organization]):
+    async def add(self, organization: Organization) -> None:
+        self._add(organization.organization_id, organization)
+
+    async def get(self, organization_id: UUID) -> Organization | None:
+        return self._rows.get(organization_id)
+
+
+class InMemoryPersonRepository(PersonRepository, _Repository[UUID, Person]):
+    async def add(self, person: Person) -> None:
+        self._add(person.person_id, person)
+
+    async def get(self, person_id: UUID) -> Person | None:
+        return self._rows.get(person_id)
+
+    async def lock(self, person_ids: Iterable[UUID]) -> dict[UUID, Person]:
+        found = {person_id: self._rows.get(person_id) for person_id in set(person_ids)}
+        return {person_id: person for person_id, person in found.items() if person is not None}
+
+    async def update(self, person: Person) -> None:
+        stored = self._rows.get(person.person_id)
+        if stored is None or stored.version != person.version - 1:
+            raise StaleWrite(f"person {person.person_id} changed since it was read")
+        self._rows.put(person.person_id, person)
+
+
+class InMemoryClientRepository(ClientRepository, _Repository[UUID, Client]):
+    async def add(self, client: Client) -> None:
+        self._add(client.client_id, client)
+
+    async def get(self, client_id: UUID) -> Client | None:
+        return self._rows.get(client_id)
+
+
+class InMemoryTrainingRepository(TrainingRepository, _Repository[UUID, TrainingRecord]):
+    async def add(self, record: TrainingRecord) -> None:
+        self._add(record.training_record_id, record)
+
+    async def get(self, training_record_id: UUID) -> TrainingRecord | None:
+        return self._rows.get(training_record_id)
+
+    async def for_person(self, person_id: UUID) -> list[TrainingRecord]:
+        found = [r for r in self._rows.values() if r.person_id == person_id]
+        return sorted(found, key=lambda r: (r.completed_on, r.training_record_id))
+
+
+class InMemoryCertificationRepository(CertificationRepository, _Repository[UUID, Certification]):
+    async def add(self, certification: Certification) -> None:
+        self._add(certification.certification_id, certification)
+
+    async def get(self, certification_id: UUID) -> Certification | None:
+        return self._rows.get(certification_id)
+
+    async def update(self, certification: Certification) -> None:
+        self._rows.put(certification.certification_id, certification)
+
+    async def for_person(self, person_id: UUID) -> list[Certification]:
+        found = [c for c in self._rows.values() if c.person_id == person_id]
+        return sorted(found, key=lambda c: (c.valid_from, c.certification_id))
+
+
+class InMemorySupervisionRepository(SupervisionRepository, _Repository[UUID, Supervision]):
+    async def get(self, supporter_id: UUID) -> Supervision | None:
+        return self._rows.get(supporter_id)
+
+    async def put(self, supervision: Supervision) -> None:
+        self._rows.put(supervision.supporter_id, supervision)
+
+    async def supervises_anyone(self, supervisor_id: UUID) -> bool:
+        return any(s.supervisor_id == supervisor_id for s in self._rows.values())
+
+
+def _eligible_on(state: EligibilityState, today: date) -> bool:
+    return state.status is not EligibilityStatus.INELIGIBLE and (
+        state.lapses_on is None or state.lapses_on > today
+    )
+
+
+class InMemoryEligibilityRepository(EligibilityRepository, _Repository[UUID, EligibilityState]):
+    async def get(self, person_id: UUID) -> EligibilityState | None:
+        return self._rows.get(person_id)
+
+    async def put(self, state: EligibilityState) -> None:
+        self._rows.put(state.person_id, state)
+
+    async def lock_due(self, today: date, limit: int) -> list[UUID]:
+        due = [s for s in self._rows.values() if s.review_on is not None and s.review_on <= today]
+        due.sort(key=lambda s: (s.review_on, s.person_id))
+        return [s.person_id for s in due[:limit]]
+
+    async def list_eligible(
+        self, today: date, organization_id: UUID | None, *, after: UUID | None, limit: int
+    ) -> list[EligibilityState]:
+        found = [
+            s
+            for s in self._rows.values()
+            if _eligible_on(s, today)
+            and (organization_id is None or s.organization_id == organization_id)
+            and (after is None or s.person_id > after)
+        ]
+        found.sort(key=lambda s: s.person_id)
+        return found[:limit]
+
+
+class InMemoryRequestLog(RequestLog, _Repository[tuple[str, str], RecordedRequest]):
+    async def find(self, operation: str, request_id: str) -> RecordedRequest | None:
+        return self._rows.get((operation, request_id))
+
+    async def add(
+        self, operation: str, request_id: str, fingerprint: str, resource_id: UUID
+    ) -> None:
+        if self._rows.get((operation, request_id)) is not None:
+            raise DuplicateRequestId(operation, request_id)
+        self._rows.put((operation, request_id), RecordedRequest(fingerprint, resource_id))
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self._overlays: list[Overlay[object, object]] = []
+        self._pending_events: list[DomainEvent] = []
+
+    def _overlay(self, committed: dict[K, V]) -> Overlay[K, V]:
+        overlay = Overlay(committed)
+        self._overlays.append(overlay)  # type: ignore[arg-type]
+        return overlay
+
+    async def _begin(self) -> None:
+        store, self._overlays, self._pending_events = self.store, [], []
+        self.organizations = InMemoryOrganizationRepository(self._overlay(store.organizations))
+        self.persons = InMemoryPersonRepository(self._overlay(store.persons))
+        self.clients = InMemoryClientRepository(self._overlay(store.clients))
+        self.training = InMemoryTrainingRepository(self._overlay(store.training))
+        self.certifications = InMemoryCertificationRepository(self._overlay(store.certifications))
+        self.supervision = InMemorySupervisionRepository(self._overlay(store.supervision))
+        self.eligibility = InMemoryEligibilityRepository(self._overlay(store.eligibility))
+        self.requests = InMemoryRequestLog(self._overlay(store.requests))
+
+    async def _end(self) -> None:
+        self._overlays, self._pending_events = [], []
+
+    async def publish(self, event: DomainEvent) -> None:
+        self._pending_events.append(event)
+
+    async def commit(self) -> None:
+        for overlay in self._overlays:
+            overlay.apply()
+        self.store.published.extend(self._pending_events)
+        self.store.commits += 1
+        self._overlays, self._pending_events = [], []

@@ -1,0 +1,80 @@
+"""The unit of work on PostgreSQL: one pooled connection, one transaction, its outbox rows."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from asyncpg.transaction import Transaction
+
+from ..domain.events import DomainEvent
+from ..service_layer.unit_of_work import UnitOfWork
+from .postgres_eligibility import PostgresEligibilityRepository, PostgresRequestLog
+from .postgres_people import (
+    PostgresClientRepository,
+    PostgresOrganizationRepository,
+    PostgresPersonRepository,
+)
+from .postgres_qualifications import (
+    PostgresCertificationRepository,
+    PostgresSupervisionRepository,
+    PostgresTrainingRepository,
+)
+
+# Writes the integration events for one domain event on the given connection,
+# inside its open transaction (the transactional outbox).
+EventWriter = Callable[[PoolConnectionProxy, DomainEvent], Awaitable[None]]
+
+
+class PostgresUnitOfWork(UnitOfWork):
+    def __init__(self, pool: asyncpg.Pool, write_events: EventWriter) -> None:
+        self._pool = pool
+        self._write_events = write_events
+        self._connection: PoolConnectionProxy | None = None
+        self._transaction: Transaction | None = None
+
+    async def _begin(self) -> None:
+        if self._connection is not None:
+            raise RuntimeError("this unit of work is already in use")
+        connection = await self._pool.acquire()
+        try:
+            transaction = connection.transaction()
+            await transaction.start()
+        except BaseException:
+            await self._pool.release(connection)
+            raise
+        self._connection, self._transaction = connection, transaction
+        self.organizations = PostgresOrganizationRepository(connection)
+        self.persons = PostgresPersonRepository(connection)
+        self.clients = PostgresClientRepository(connection)
+        self.training = PostgresTrainingRepository(connection)
+        self.certifications = PostgresCertificationRepository(connection)
+        self.supervision = PostgresSupervisionRepository(connection)
+        self.eligibility = PostgresEligibilityRepository(connection)
+        self.requests = PostgresRequestLog(connection)
+
+    async def _end(self) -> None:
+        connection, transaction = self._connection, self._transaction
+        self._connection = self._transaction = None
+        if connection is None:
+            return
+        try:
+            if transaction is not None:
+                await transaction.rollback()
+        finally:
+            await self._pool.release(connection)
+
+    async def publish(self, event: DomainEvent) -> None:
+        await self._write_events(self._open_connection(), event)
+
+    async def commit(self) -> None:
+        if self._transaction is None:
+            raise RuntimeError("commit outside `async with`")
+        transaction, self._transaction = self._transaction, None
+        await transaction.commit()
+
+    def _open_connection(self) -> PoolConnectionProxy:
+        if self._connection is None or self._transaction is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._connection

@@ -1,0 +1,1 @@
+"""The identity domain: people, roles, organizations, qualifications, eligibility. No I/O."""

@@ -1,0 +1,1 @@
+"""Entry points: the gRPC server, the scheduled eligibility review, and the process."""

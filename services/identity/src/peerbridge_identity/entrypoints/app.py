@@ -1,0 +1,144 @@
+"""The identity process: start everything in order, serve, and stop in reverse order.
+
+Start: PostgreSQL pool → migrations (outbox, then ours) → Kafka ready and
+topics present → outbox relay → gRPC server (NOT_SERVING) → SERVING once
+PostgreSQL and Kafka both answer, re-checked for as long as it runs → the
+scheduled eligibility review.
+Stop: the review stops, NOT_SERVING, in-flight calls drain for the grace
+period, the relay finishes its batch, the pool closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+
+from peerbridge_platform import tracing
+from peerbridge_platform.grpc import GrpcServer, start_server
+from peerbridge_platform.kafka import ensure_topics, wait_for_kafka
+from peerbridge_platform.logging import get_logger
+from peerbridge_platform.outbox import OutboxRelay
+
+from ..adapters.database import open_pool
+from ..adapters.kafka_topics import topic_specs
+from ..adapters.schema import all_migrations, migrate
+from ..bootstrap import bootstrap, postgres_units_of_work, utc_now
+from ..config import IdentitySettings
+from ..service_layer.application import IdentityApplication
+from ..service_layer.context import Clock
+from ..service_layer.pagination import PageLimits
+from .eligibility_schedule import review_periodically
+from .grpc_server import identity_registration
+from .readiness import Readiness, keep_health_current, stop_watching
+
+log = get_logger(__name__)
+
+RELAY_NAME = "identity"
+# How often health is re-checked against PostgreSQL and Kafka.
+READINESS_INTERVAL_S = 5.0
+
+
+class IdentityProcess:
+    """Owns what the process started; `stop()` undoes whatever `start()` got through.
+
+    `clock` is the service's notion of now; tests pass one they can move.
+    """
+
+    def __init__(self, settings: IdentitySettings, *, clock: Clock = utc_now) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._cleanup = contextlib.AsyncExitStack()
+        self.server: GrpcServer | None = None
+        self.application: IdentityApplication | None = None
+
+    async def start(self) -> None:
+        settings = self._settings
+        # Real span ids, so each event carries the trace of the call that caused it.
+        tracing.install_tracer_provider()
+        database_url = settings.database_url.get_secret_value()
+        pool = await open_pool(
+            database_url,
+            min_size=settings.database_pool_min,
+            max_size=settings.database_pool_max,
+            timeout_s=settings.startup_timeout_s,
+        )
+        self._cleanup.push_async_callback(_close_pool, pool)
+        await migrate(database_url, all_migrations())
+
+        await wait_for_kafka(settings.kafka_bootstrap, timeout_s=settings.startup_timeout_s)
+        await ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+        relay = OutboxRelay(database_url, settings.kafka_bootstrap, name=RELAY_NAME)
+        await relay.start()
+        self._cleanup.push_async_callback(_stop_relay, relay)
+
+        application = bootstrap(
+            postgres_units_of_work(pool),
+            clock=self._clock,
+            warning_days=settings.eligibility_warning_days,
+            page_limits=PageLimits(settings.page_size_default, settings.page_size_max),
+        )
+        self.application = application
+        server = await start_server(settings.grpc_listen, [identity_registration(application)])
+        self.server = server
+        self._cleanup.push_async_callback(server.stop, settings.grpc_grace_s)
+
+        watcher = asyncio.create_task(
+            keep_health_current(
+                Readiness(pool, settings.kafka_bootstrap), server, READINESS_INTERVAL_S
+            ),
+            name="identity-readiness",
+        )
+        self._cleanup.push_async_callback(stop_watching, watcher)
+
+        reviewer = asyncio.create_task(
+            review_periodically(
+                application,
+                interval_s=settings.eligibility_check_interval_s,
+                batch_size=settings.eligibility_check_batch_size,
+            ),
+            name="identity-eligibility-review",
+        )
+        self._cleanup.push_async_callback(_stop_reviewer, reviewer)
+
+    async def stop(self) -> None:
+        await self._cleanup.aclose()
+        log.info("identity stopped")
+
+
+async def _stop_reviewer(task: asyncio.Task[None]) -> None:
+    await stop_watching(task)
+    log.info("eligibility review stopped")
+
+
+async def _stop_relay(relay: OutboxRelay) -> None:
+    await relay.stop()
+    log.info("outbox relay stopped", relay=RELAY_NAME)
+
+
+async def _close_pool(pool: asyncpg.Pool) -> None:
+    await pool.close()
+    log.info("database pool closed")
+
+
+async def run_until(settings: IdentitySettings, stop: asyncio.Event) -> int:
+    """Serve until `stop` is set; 0 after a clean stop, 1 when start-up failed."""
+    process = IdentityProcess(settings)
+    starting = asyncio.create_task(process.start(), name="identity-start")
+    stopping = asyncio.create_task(stop.wait(), name="identity-stop-signal")
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            log.info("stop requested during start-up")
+            await stop_watching(starting)
+            return 0
+        if (error := starting.exception()) is not None:
+            log.error("start-up failed", error=str(error), error_type=type(error).__name__)
+            return 1
+        await stopping
+        log.info("stopping")
+        return 0
+    finally:
+        stopping.cancel()
+        await process.stop()

@@ -1,0 +1,1 @@
+"""Use cases of the identity service: handlers over an abstract unit of work."""
