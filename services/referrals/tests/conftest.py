@@ -9,6 +9,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from peerbridge_platform.crypto import Keyring, new_key_entry
+from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.domain.commands import CreateReferral, PartyInput
 
 
@@ -69,3 +71,14 @@ def clock() -> SteppingClock:
 @pytest.fixture
 def new_id() -> Callable[[], UUID]:
     return uuid4
+
+
+@pytest.fixture(scope="session")
+def encryption_keys() -> str:
+    """A PEERBRIDGE_ENCRYPTION_KEYS value with one fresh key, for this test run only."""
+    return new_key_entry("test1")
+
+
+@pytest.fixture(scope="session")
+def cipher(encryption_keys: str) -> ReasonCipher:
+    return ReasonCipher(Keyring.from_setting(encryption_keys))

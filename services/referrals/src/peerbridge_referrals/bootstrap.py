@@ -10,6 +10,7 @@ import asyncpg
 
 from .adapters.outbox_writer import write_to_outbox
 from .adapters.postgres_unit_of_work import EventWriter, PostgresUnitOfWork
+from .adapters.reason_cipher import ReasonCipher
 from .service_layer.application import ReferralsApplication
 from .service_layer.handlers import Clock, IdFactory
 from .service_layer.pagination import PageLimits
@@ -36,7 +37,8 @@ def bootstrap(
 
 
 def postgres_units_of_work(
-    pool: asyncpg.Pool, write_events: EventWriter = write_to_outbox
+    pool: asyncpg.Pool, cipher: ReasonCipher, write_events: EventWriter = write_to_outbox
 ) -> Callable[[], UnitOfWork]:
-    """Units of work on `pool` whose events go to the transactional outbox."""
-    return lambda: PostgresUnitOfWork(pool, write_events)
+    """Units of work on `pool` whose events go to the transactional outbox; `cipher` seals
+    each referral's reason at rest."""
+    return lambda: PostgresUnitOfWork(pool, cipher, write_events)

@@ -6,11 +6,15 @@ from typing import Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
+from peerbridge_platform.crypto import EncryptionSettings
 from peerbridge_platform.settings import KafkaSettings, PlatformSettings
 
 
-class ReferralsSettings(PlatformSettings, KafkaSettings):
-    """Where the service listens, its own database, and how big a page may be."""
+class ReferralsSettings(PlatformSettings, KafkaSettings, EncryptionSettings):
+    """Where the service listens, its own database, and how big a page may be.
+
+    PEERBRIDGE_ENCRYPTION_KEYS is required: each referral's reason is sealed with it.
+    """
 
     # This service's own database (a DSN); required. Secret: it holds a password.
     database_url: SecretStr

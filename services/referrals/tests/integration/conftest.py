@@ -14,6 +14,7 @@ from peerbridge.referrals.v1 import referrals_service_pb2_grpc as service_grpc
 from peerbridge_platform.grpc import GrpcServer, create_channel, start_server
 from peerbridge_referrals.adapters.outbox_writer import write_to_outbox
 from peerbridge_referrals.adapters.postgres_unit_of_work import EventWriter
+from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.adapters.schema import all_migrations, migrate
 from peerbridge_referrals.bootstrap import bootstrap, postgres_units_of_work
 from peerbridge_referrals.entrypoints.grpc_server import referrals_registration
@@ -45,9 +46,11 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @contextlib.asynccontextmanager
-async def _serve(pool: asyncpg.Pool, write_events: EventWriter) -> AsyncIterator[RunningService]:
+async def _serve(
+    pool: asyncpg.Pool, cipher: ReasonCipher, write_events: EventWriter
+) -> AsyncIterator[RunningService]:
     application = bootstrap(
-        postgres_units_of_work(pool, write_events),
+        postgres_units_of_work(pool, cipher, write_events),
         page_limits=PageLimits(default_size=3, max_size=5),
     )
     server = await start_server("127.0.0.1:0", [referrals_registration(application)])
@@ -65,8 +68,8 @@ async def _serve(pool: asyncpg.Pool, write_events: EventWriter) -> AsyncIterator
 
 
 @pytest.fixture
-async def service(pool: asyncpg.Pool) -> AsyncIterator[RunningService]:
-    async with _serve(pool, write_to_outbox) as running:
+async def service(pool: asyncpg.Pool, cipher: ReasonCipher) -> AsyncIterator[RunningService]:
+    async with _serve(pool, cipher, write_to_outbox) as running:
         yield running
 
 
@@ -74,6 +77,6 @@ ServeWith = Callable[[EventWriter], contextlib.AbstractAsyncContextManager[Runni
 
 
 @pytest.fixture
-def serve_with(pool: asyncpg.Pool) -> ServeWith:
+def serve_with(pool: asyncpg.Pool, cipher: ReasonCipher) -> ServeWith:
     """Starts the service with another event writer (to make a transaction fail late)."""
-    return lambda write_events: _serve(pool, write_events)
+    return lambda write_events: _serve(pool, cipher, write_events)

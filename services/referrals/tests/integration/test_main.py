@@ -34,7 +34,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def service_process(
-    database_url: str, kafka_bootstrap: str
+    database_url: str, kafka_bootstrap: str, encryption_keys: str
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     target = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
@@ -44,6 +44,7 @@ def service_process(
             PEERBRIDGE_KAFKA_BOOTSTRAP=kafka_bootstrap,
             PEERBRIDGE_GRPC_LISTEN=target,
             PEERBRIDGE_GRPC_GRACE_S="2",
+            PEERBRIDGE_ENCRYPTION_KEYS=encryption_keys,
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -78,10 +79,10 @@ async def test_it_serves_until_sigterm_then_exits_cleanly(
     assert all(line.get("service") == "referrals" for line in json_lines(stderr))
 
 
-def test_a_missing_database_url_is_named_and_nothing_starts() -> None:
+def test_a_missing_database_url_is_named_and_nothing_starts(encryption_keys: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "peerbridge_referrals"],
-        env=environment(),
+        env=environment(PEERBRIDGE_ENCRYPTION_KEYS=encryption_keys),
         capture_output=True,
         text=True,
         timeout=PATIENCE_S,

@@ -41,9 +41,12 @@ PATIENCE_S = 60.0
 
 
 @pytest.fixture
-async def running(database_url: str, kafka_bootstrap: str) -> AsyncIterator[ReferralsProcess]:
+async def running(
+    database_url: str, kafka_bootstrap: str, encryption_keys: str
+) -> AsyncIterator[ReferralsProcess]:
     settings = ReferralsSettings(
         database_url=database_url,  # type: ignore[arg-type]
+        encryption_keys=encryption_keys,  # type: ignore[arg-type]
         kafka_bootstrap=kafka_bootstrap,
         grpc_listen="127.0.0.1:0",
         grpc_grace_s=2.0,
@@ -160,10 +163,11 @@ async def test_start_up_creates_the_topics(running: ReferralsProcess, kafka_boot
 
 
 async def test_stopping_says_not_serving_then_closes(
-    database_url: str, kafka_bootstrap: str
+    database_url: str, kafka_bootstrap: str, encryption_keys: str
 ) -> None:
     settings = ReferralsSettings(
         database_url=database_url,  # type: ignore[arg-type]
+        encryption_keys=encryption_keys,  # type: ignore[arg-type]
         kafka_bootstrap=kafka_bootstrap,
         grpc_listen="127.0.0.1:0",
         grpc_grace_s=1.0,

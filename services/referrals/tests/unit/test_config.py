@@ -10,7 +10,8 @@ DSN = "postgresql://referrals:not-a-real-secret@127.0.0.1:5432/referrals"
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, encryption_keys: str) -> None:
+    monkeypatch.setenv("PEERBRIDGE_ENCRYPTION_KEYS", encryption_keys)
     for name in (
         "PEERBRIDGE_DATABASE_URL",
         "PEERBRIDGE_GRPC_LISTEN",
@@ -21,7 +22,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_only_the_database_url_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_the_database_url_and_the_keys_are_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("PEERBRIDGE_DATABASE_URL", DSN)
 
     settings = load_settings()
@@ -61,3 +64,28 @@ def test_the_default_page_size_must_fit_the_maximum(monkeypatch: pytest.MonkeyPa
 
     with pytest.raises(SettingsError, match="page_size_default must not exceed page_size_max"):
         load_settings()
+
+
+def test_missing_keys_are_named_with_how_to_make_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PEERBRIDGE_DATABASE_URL", DSN)
+    monkeypatch.delenv("PEERBRIDGE_ENCRYPTION_KEYS")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    ((name, problem),) = caught.value.problems
+    assert name == "PEERBRIDGE_ENCRYPTION_KEYS"
+    assert "python -m peerbridge_platform.crypto new-key" in problem
+
+
+def test_the_keys_never_show_in_a_repr_or_an_error(
+    monkeypatch: pytest.MonkeyPatch, encryption_keys: str
+) -> None:
+    secret = encryption_keys.partition(":")[2]
+    monkeypatch.setenv("PEERBRIDGE_DATABASE_URL", DSN)
+
+    assert secret not in repr(load_settings())
+    monkeypatch.setenv("PEERBRIDGE_ENCRYPTION_KEYS", f"{encryption_keys},{encryption_keys}")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert secret not in str(caught.value)

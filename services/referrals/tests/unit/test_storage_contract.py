@@ -17,6 +17,7 @@ import pytest
 
 from peerbridge_referrals.adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from peerbridge_referrals.adapters.postgres_unit_of_work import PostgresUnitOfWork
+from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.adapters.schema import migrate, referrals_migrations
 from peerbridge_referrals.domain.commands import CreateReferral, PartyInput
 from peerbridge_referrals.domain.events import DomainEvent
@@ -303,11 +304,13 @@ async def _ignore_events(connection: object, event: DomainEvent) -> None:
 @pytest.mark.integration
 class TestPostgresStorage(StorageContract):
     @pytest.fixture
-    async def uow_factory(self, database_url: str) -> AsyncIterator[UowFactory]:
+    async def uow_factory(
+        self, database_url: str, cipher: ReasonCipher
+    ) -> AsyncIterator[UowFactory]:
         await migrate(database_url, referrals_migrations())
         pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
         try:
-            yield lambda: PostgresUnitOfWork(pool, _ignore_events)
+            yield lambda: PostgresUnitOfWork(pool, cipher, _ignore_events)
         finally:
             await pool.close()
 

@@ -15,6 +15,7 @@ from ..service_layer.repository import (
     ReferralFilter,
     ReferralRepository,
 )
+from .reason_cipher import ReasonCipher
 from .referral_rows import COLUMNS, SELECT_COLUMNS, referral_from_row, row_values
 
 _REQUEST_ID_INDEX = "referrals_request_id_key"
@@ -25,12 +26,16 @@ _INSERT = (
 
 
 class PostgresReferralRepository(ReferralRepository):
-    def __init__(self, connection: PoolConnectionProxy) -> None:
+    """Seals each reason on the way in and opens it on the way out: never stored in plain text."""
+
+    def __init__(self, connection: PoolConnectionProxy, cipher: ReasonCipher) -> None:
         self._connection = connection
+        self._cipher = cipher
 
     async def add(self, referral: Referral) -> None:
+        sealed_reason = self._cipher.seal(referral.referral_id, referral.reason)
         try:
-            await self._connection.execute(_INSERT, *row_values(referral))
+            await self._connection.execute(_INSERT, *row_values(referral, sealed_reason))
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == _REQUEST_ID_INDEX and referral.request_id is not None:
                 raise DuplicateRequestId(referral.request_id) from error
@@ -40,13 +45,13 @@ class PostgresReferralRepository(ReferralRepository):
         row = await self._connection.fetchrow(
             f"SELECT {SELECT_COLUMNS} FROM referrals WHERE referral_id = $1", referral_id
         )
-        return referral_from_row(row) if row is not None else None
+        return self._referral(row) if row is not None else None
 
     async def get_by_request_id(self, request_id: str) -> Referral | None:
         row = await self._connection.fetchrow(
             f"SELECT {SELECT_COLUMNS} FROM referrals WHERE request_id = $1", request_id
         )
-        return referral_from_row(row) if row is not None else None
+        return self._referral(row) if row is not None else None
 
     async def list(
         self, where: ReferralFilter, *, after: Cursor | None, limit: int
@@ -74,4 +79,8 @@ class PostgresReferralRepository(ReferralRepository):
             f"ORDER BY create_time DESC, referral_id DESC LIMIT {argument(limit)}",
             *arguments,
         )
-        return [referral_from_row(row) for row in rows]
+        return [self._referral(row) for row in rows]
+
+    def _referral(self, row: asyncpg.Record) -> Referral:
+        reason = self._cipher.open(row["referral_id"], bytes(row["reason_ciphertext"]))
+        return referral_from_row(row, reason)

@@ -11,6 +11,7 @@ from asyncpg.transaction import Transaction
 from ..domain.events import DomainEvent
 from ..service_layer.unit_of_work import UnitOfWork
 from .postgres_repository import PostgresReferralRepository
+from .reason_cipher import ReasonCipher
 
 # Writes the integration events for one domain event on the given connection,
 # inside its open transaction (the transactional outbox).
@@ -20,8 +21,9 @@ EventWriter = Callable[[PoolConnectionProxy, DomainEvent], Awaitable[None]]
 class PostgresUnitOfWork(UnitOfWork):
     referrals: PostgresReferralRepository
 
-    def __init__(self, pool: asyncpg.Pool, write_events: EventWriter) -> None:
+    def __init__(self, pool: asyncpg.Pool, cipher: ReasonCipher, write_events: EventWriter) -> None:
         self._pool = pool
+        self._cipher = cipher
         self._write_events = write_events
         self._connection: PoolConnectionProxy | None = None
         self._transaction: Transaction | None = None
@@ -37,7 +39,7 @@ class PostgresUnitOfWork(UnitOfWork):
             await self._pool.release(connection)
             raise
         self._connection, self._transaction = connection, transaction
-        self.referrals = PostgresReferralRepository(connection)
+        self.referrals = PostgresReferralRepository(connection, self._cipher)
 
     async def _end(self) -> None:
         connection, transaction = self._connection, self._transaction

@@ -1,4 +1,8 @@
-"""Referral ⇄ row of the `referrals` table."""
+"""Referral ⇄ row of the `referrals` table.
+
+The reason is stored sealed (`reason_ciphertext`); these functions take and
+give it sealed, and the repository seals and opens it.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ COLUMNS = (
     "direction",
     "category",
     "priority",
-    "reason",
+    "reason_ciphertext",
     "requester_kind",
     "requester_organization_id",
     "requester_display_name",
@@ -33,7 +37,7 @@ COLUMNS = (
 SELECT_COLUMNS = ", ".join(COLUMNS)
 
 
-def row_values(referral: Referral) -> tuple[Any, ...]:
+def row_values(referral: Referral, sealed_reason: bytes) -> tuple[Any, ...]:
     """The values of `COLUMNS`, in order."""
     return (
         referral.referral_id,
@@ -42,7 +46,7 @@ def row_values(referral: Referral) -> tuple[Any, ...]:
         referral.direction.value,
         referral.category.value,
         referral.priority.value,
-        referral.reason,
+        sealed_reason,
         *_party_values(referral.requester),
         *_party_values(referral.recipient),
         referral.status.value,
@@ -56,7 +60,7 @@ def _party_values(party: Party) -> tuple[str, str, str, str | None]:
     return (party.kind.value, party.organization_id, party.display_name, party.practitioner_id)
 
 
-def referral_from_row(row: asyncpg.Record) -> Referral:
+def referral_from_row(row: asyncpg.Record, reason: str) -> Referral:
     return Referral(
         referral_id=row["referral_id"],
         request_id=row["request_id"],
@@ -64,7 +68,7 @@ def referral_from_row(row: asyncpg.Record) -> Referral:
         direction=Direction(row["direction"]),
         category=Category(row["category"]),
         priority=Priority(row["priority"]),
-        reason=row["reason"],
+        reason=reason,
         requester=_party_from_row(row, "requester"),
         recipient=_party_from_row(row, "recipient"),
         status=Status(row["status"]),

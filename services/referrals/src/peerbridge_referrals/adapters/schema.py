@@ -8,6 +8,10 @@ from peerbridge_platform.migrations import Migration, apply_migrations, load_mig
 from peerbridge_platform.outbox import OUTBOX_MIGRATIONS
 
 COMPONENT = "referrals"
+# 0003 drops the plain-text reason column. Sealing needs the keyring, which SQL
+# has not, so the service seals plain reasons between the migrations before it
+# and this one (see `reason_sealing.upgrade_database`).
+PLAIN_REASON_DROPPED = 3
 
 
 def referrals_migrations() -> list[Migration]:
@@ -17,6 +21,13 @@ def referrals_migrations() -> list[Migration]:
 def all_migrations() -> list[Migration]:
     """The outbox's migrations first (our writes depend on them), then ours."""
     return [*OUTBOX_MIGRATIONS, *referrals_migrations()]
+
+
+def before_plain_reason_drop() -> list[Migration]:
+    """Every migration up to, not including, the one dropping the plain reason column."""
+    return [
+        m for m in all_migrations() if m.component != COMPONENT or m.version < PLAIN_REASON_DROPPED
+    ]
 
 
 async def migrate(database_url: str, migrations: list[Migration]) -> list[Migration]:

@@ -1,8 +1,10 @@
 """The referrals process: start everything in order, serve, and stop in reverse order.
 
-Start: PostgreSQL pool → migrations (outbox, then ours) → Kafka ready and
-topics present → outbox relay → gRPC server (NOT_SERVING) → SERVING once
-PostgreSQL and Kafka both answer, re-checked for as long as it runs.
+Start: PostgreSQL pool → migrations (outbox, then ours; plain-text reasons
+are sealed before their column goes, and reasons under a retired key are
+resealed) → Kafka ready and topics present → outbox relay → gRPC server
+(NOT_SERVING) → SERVING once PostgreSQL and Kafka both answer, re-checked
+for as long as it runs.
 Stop: NOT_SERVING, in-flight calls drain for the grace period, the relay
 finishes its batch, the pool closes.
 """
@@ -22,7 +24,8 @@ from peerbridge_platform.outbox import OutboxRelay
 
 from ..adapters.database import open_pool
 from ..adapters.kafka_topics import topic_specs
-from ..adapters.schema import all_migrations, migrate
+from ..adapters.reason_cipher import ReasonCipher
+from ..adapters.reason_sealing import upgrade_database
 from ..bootstrap import bootstrap, postgres_units_of_work
 from ..config import ReferralsSettings
 from ..service_layer.pagination import PageLimits
@@ -48,6 +51,7 @@ class ReferralsProcess:
         settings = self._settings
         # Real span ids, so each event carries the trace of the call that caused it.
         tracing.install_tracer_provider()
+        cipher = ReasonCipher(settings.keyring())
         database_url = settings.database_url.get_secret_value()
         pool = await open_pool(
             database_url,
@@ -56,7 +60,7 @@ class ReferralsProcess:
             timeout_s=settings.startup_timeout_s,
         )
         self._cleanup.push_async_callback(_close_pool, pool)
-        await migrate(database_url, all_migrations())
+        await upgrade_database(database_url, pool, cipher)
 
         await wait_for_kafka(settings.kafka_bootstrap, timeout_s=settings.startup_timeout_s)
         await ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
@@ -65,7 +69,7 @@ class ReferralsProcess:
         self._cleanup.push_async_callback(_stop_relay, relay)
 
         application = bootstrap(
-            postgres_units_of_work(pool),
+            postgres_units_of_work(pool, cipher),
             page_limits=PageLimits(settings.page_size_default, settings.page_size_max),
         )
         server = await start_server(settings.grpc_listen, [referrals_registration(application)])
