@@ -37,6 +37,10 @@ def organization_kind_needed(roles: frozenset[Role]) -> set[OrganizationKind]:
     }
 
 
+def violations_for(field: str, violations: Violations) -> bool:
+    return any(v.field == field for v in violations)
+
+
 def _check_roles_fit_one_organization(
     roles: frozenset[Role], organization_id: UUID | None, violations: Violations
 ) -> None:
@@ -47,7 +51,7 @@ def _check_roles_fit_one_organization(
                 "roles", "clinician and program roles need different kinds of organization"
             )
         )
-    elif kinds and organization_id is None:
+    elif kinds and organization_id is None and not violations_for("organization_id", violations):
         needing = sorted(r.value for r in roles if r in ORGANIZATION_KIND_FOR_ROLE)
         violations.append(
             FieldViolation("organization_id", f"is required for {', '.join(needing)}")
