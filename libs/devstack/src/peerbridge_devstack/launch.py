@@ -15,8 +15,10 @@ import psutil
 
 from .errors import StackError
 from .ports import free_port
+from .run import SUMMARY_END
 
-READY_LINE = "PeerBridge is running."
+# The summary is printed a line at a time; ready means all of it has arrived.
+READY_LINE = SUMMARY_END
 
 
 @dataclass

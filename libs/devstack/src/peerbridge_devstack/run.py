@@ -202,8 +202,12 @@ class Stack:
             f"  API docs    {s.gateway_url}/docs   (OpenAPI: {s.gateway_url}/openapi.json)",
         ]
         rows += [f"  {name:<11} {state}" for name, state in self.health.items()]
-        rows.append("Press Ctrl-C to stop everything.")
+        rows.append(SUMMARY_END)
         return "\n".join(rows)
+
+
+SUMMARY_END = "Press Ctrl-C to stop everything."
+"""The summary's last line: whoever waits for start-up waits for this, not its first line."""
 
 
 def _grpc_serving(target: str, service: str) -> bool:
