@@ -3,6 +3,7 @@ that write nothing (no row, no outbox record)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -565,3 +566,71 @@ async def test_a_rejected_certification_revokes_eligibility(service: Service) ->
     assert (await service.outbox_types()).count(
         "peerbridge.identity.v1.SupporterEligibilityChanged"
     ) == 2
+
+
+# -- concurrency ------------------------------------------------------------------------
+
+
+async def test_concurrent_retries_of_one_registration_make_one_person(service: Service) -> None:
+    request = service_pb2.RegisterPersonRequest(
+        request_id="req-race-1", roles=[resources_pb2.ROLE_MEMBER], profile=profile()
+    )
+
+    responses = await asyncio.gather(*(service.stub.RegisterPerson(request) for _ in range(6)))
+
+    assert len({r.person.person_id for r in responses}) == 1
+    counts = await service.counts()
+    assert (counts["persons"], counts["outbox"]) == (1, 1)
+
+
+async def test_concurrent_completions_announce_eligibility_once(service: Service) -> None:
+    stub, today = service.stub, service.clock.today()
+    program = await a_program(stub)
+    supervisor = await a_person(
+        stub, resources_pb2.ROLE_SUPERVISOR, organization_id=program.organization_id
+    )
+    supporter = await a_person(
+        stub, resources_pb2.ROLE_PEER_SUPPORTER, organization_id=program.organization_id
+    )
+    certification = (
+        await stub.RecordCertification(
+            service_pb2.RecordCertificationRequest(
+                person_id=supporter.person_id,
+                credential_type="IC&RC Peer Recovery (PR)",
+                issuing_body="Synthetic Certification Board",
+                credential_number="PR-RACE-1",
+                valid_from=when(today),
+                valid_until=when(today + timedelta(days=400)),
+            )
+        )
+    ).certification
+
+    # Each call completes one requirement; whichever commits last makes the supporter eligible.
+    await asyncio.gather(
+        *(
+            stub.RecordTraining(
+                service_pb2.RecordTrainingRequest(
+                    person_id=supporter.person_id,
+                    module=resources_pb2.TrainingModuleRef(standard=module),
+                    completed_on=when(today),
+                )
+            )
+            for module in MODULES
+        ),
+        stub.VerifyCertification(
+            service_pb2.VerifyCertificationRequest(
+                certification_id=certification.certification_id,
+                decision=service_pb2.VERIFICATION_DECISION_VERIFIED,
+                verified_by=supervisor.person_id,
+            )
+        ),
+        stub.AssignSupervisor(
+            service_pb2.AssignSupervisorRequest(
+                supporter_id=supporter.person_id, supervisor_id=supervisor.person_id
+            )
+        ),
+    )
+
+    assert (await service.outbox_types()).count(
+        "peerbridge.identity.v1.SupporterEligibilityChanged"
+    ) == 1

@@ -44,6 +44,7 @@ from peerbridge_identity.service_layer.queries import (
     GetSupporterEligibility,
     ListEligibleSupporters,
 )
+from peerbridge_identity.service_layer.repository import RecordedRequest
 from peerbridge_platform.errors import (
     Conflict,
     FailedPrecondition,
@@ -682,3 +683,48 @@ async def test_the_review_works_in_batches(
     assert counts == [2, 2, 1, 0]
     expired = [e for e in eligibility_events(store) if e.change is EligibilityChange.EXPIRED]
     assert len(expired) == 5
+
+
+# -- a concurrent retry that commits first ----------------------------------------------
+
+
+class _RivalCommitsFirst(InMemoryUnitOfWork):
+    """Finds no earlier request, as if a rival's transaction had not committed yet, then
+    lets the rival (a copy of our own request) commit just before our insert."""
+
+    def __init__(self, store: InMemoryStore, rival: Any) -> None:
+        super().__init__(store)
+        self._rival = rival
+
+    async def _begin(self) -> None:
+        await super()._begin()
+        requests, rival, store = self.requests, self, self.store
+
+        async def add_after_rival(
+            operation: str, request_id: str, fingerprint: str, resource_id: UUID
+        ) -> None:
+            if rival._rival is not None:
+                person, rival._rival = rival._rival, None
+                store.persons[person.person_id] = person
+                store.requests[(operation, request_id)] = RecordedRequest(
+                    fingerprint, person.person_id
+                )
+            await type(requests).add(requests, operation, request_id, fingerprint, resource_id)
+
+        requests.add = add_after_rival  # type: ignore[method-assign]
+
+
+async def test_a_retry_racing_the_first_call_answers_with_the_first_person(
+    store: InMemoryStore, build: Any, clock: Any
+) -> None:
+    command = build.person()
+    rival = await bootstrap(
+        lambda: InMemoryUnitOfWork(InMemoryStore()), clock=clock
+    ).register_person(command)
+    racing = bootstrap(lambda: _RivalCommitsFirst(store, rival), clock=clock)
+
+    answer = await racing.register_person(command)
+
+    assert answer == rival
+    assert store.persons == {rival.person_id: rival}
+    assert store.published == []  # our own attempt rolled back with its event
