@@ -48,5 +48,15 @@ class Unauthenticated(DomainError):
     """The caller did not prove who they are."""
 
 
+class ResourceExhausted(DomainError):
+    """Too many attempts: the caller must wait (`retry_after_s`) before trying again."""
+
+    retry_after_s: int = 60
+
+    def __init__(self, message: str, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Conflict(DomainError):
     """A concurrent change or a reused idempotency key with another request."""

@@ -124,6 +124,7 @@ def get(referral_id: str = "r-1") -> referrals_service_pb2.GetReferralRequest:
         (errors.PermissionDenied("not your referral"), grpc.StatusCode.PERMISSION_DENIED),
         (errors.Unauthenticated("no credentials"), grpc.StatusCode.UNAUTHENTICATED),
         (errors.Conflict("request id reused"), grpc.StatusCode.ABORTED),
+        (errors.ResourceExhausted("slow down", 7), grpc.StatusCode.RESOURCE_EXHAUSTED),
     ],
 )
 async def test_domain_errors_become_canonical_codes(
@@ -140,6 +141,18 @@ async def test_domain_errors_become_canonical_codes(
     assert caught.value.code() == code
     assert caught.value.details() == error.message
     assert field_violations(caught.value) == error.violations
+
+
+async def test_too_many_attempts_say_when_to_try_again(
+    stub: Stub, servicer: ScriptedReferrals
+) -> None:
+    servicer.error = errors.ResourceExhausted("too many attempts", retry_after_s=42)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreateReferral(
+            referrals_service_pb2.CreateReferralRequest(request_id="q-1", subject_member_id="m-1")
+        )
+    trailers = dict(caught.value.trailing_metadata() or ())
+    assert trailers["retry-after"] == "42"
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 - `keys`: signing keys (EdDSA by default), their JWKs and a rotating `KeySet`;
 - `tokens`: `issue_access_token` and the RFC 8725 `TokenVerifier`;
-- `jwks`: where verifiers find public keys (static, or the issuer over HTTP);
+- `jwks`: where verifiers find public keys (static, or the issuer's JWKS over HTTP or gRPC);
+- `scopes`: the platform's scopes and what each role may be granted;
 - `client_assertion`: SMART Backend Services `private_key_jwt` client authentication;
 - `authorization`: scope, role and object-level checks;
 - `context`: the verified caller of the current call.
@@ -20,8 +21,16 @@ from .client_assertion import (
     StaticClientKeys,
 )
 from .context import current_peer, current_principal, principal_context, require_principal
+from .identity_jwks import identity_jwks_source
 from .jti import JtiStore, MemoryJtiStore, PostgresJtiStore
-from .jwks import HttpJwksSource, JwksSource, JwksUnavailable, StaticJwksSource, parse_jwks
+from .jwks import (
+    HttpJwksSource,
+    JwksSource,
+    JwksUnavailable,
+    RefreshingJwksSource,
+    StaticJwksSource,
+    parse_jwks,
+)
 from .keys import KeyFormatError, KeySet, SigningKey, VerificationKey, thumbprint
 from .principal import Principal, Role
 from .tokens import BearerVerifier, TokenVerifier, issue_access_token
@@ -44,6 +53,7 @@ __all__ = [
     "MemoryJtiStore",
     "PostgresJtiStore",
     "Principal",
+    "RefreshingJwksSource",
     "Role",
     "SigningKey",
     "StaticClientKeys",
@@ -52,6 +62,7 @@ __all__ = [
     "VerificationKey",
     "current_peer",
     "current_principal",
+    "identity_jwks_source",
     "issue_access_token",
     "not_found_unless",
     "parse_jwks",

@@ -18,7 +18,7 @@ import asyncio
 import ipaddress
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -91,31 +91,31 @@ class StaticJwksSource:
         return self._keys.get(kid)
 
 
-class HttpJwksSource:
-    """The issuer's JWKS over HTTP(S), cached and refreshed with a rate limit."""
+class RefreshingJwksSource:
+    """The issuer's JWKS from `download` (any transport), cached and refreshed with a rate limit.
+
+    `download` returns the JWKS document's bytes; a transport error it raises
+    must be an OSError, httpx.HTTPError, TimeoutError or ValueError (all count
+    as "unavailable"). `name` says where the keys come from, in logs.
+    """
 
     def __init__(
         self,
-        url: str,
+        download: Callable[[], Awaitable[bytes]],
         *,
-        client: httpx.AsyncClient | None = None,
+        name: str,
         timeout_s: float = 5.0,
         max_age_s: float = 300.0,
         min_refresh_interval_s: float = 30.0,
         max_stale_s: float = 3600.0,
-        max_bytes: int = 256 * 1024,
-        allow_plain_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        _check_url(url, allow_plain_http=allow_plain_http)
-        self._url = url
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self._download = download
+        self._name = name
         self._timeout_s = timeout_s
         self._max_age_s = max_age_s
         self._min_interval_s = min_refresh_interval_s
         self._max_stale_s = max_stale_s
-        self._max_bytes = max_bytes
         self._clock = clock
         self._keys: dict[str, VerificationKey] = {}
         self._fetched_at: float | None = None  # last successful fetch
@@ -139,16 +139,6 @@ class HttpJwksSource:
         async with self._lock:
             await self._fetch()
 
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> HttpJwksSource:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
     def _age(self) -> float:
         assert self._fetched_at is not None
         return self._clock() - self._fetched_at
@@ -160,12 +150,12 @@ class HttpJwksSource:
                 self._clock() - self._attempted_at < self._min_interval_s
             ):
                 return
-            _log.info("jwks refresh", url=self._url, reason=reason)
+            _log.info("jwks refresh", source=self._name, reason=reason)
             try:
                 await self._fetch()
             except JwksUnavailable as error:
                 # Keep the last good keys (bounded by max_stale_s in get_key).
-                _log.warning("jwks refresh failed", url=self._url, error=str(error))
+                _log.warning("jwks refresh failed", source=self._name, error=str(error))
 
     async def _fetch(self) -> None:
         self._attempted_at = self._clock()
@@ -174,13 +164,55 @@ class HttpJwksSource:
             body = await asyncio.wait_for(self._download(), self._timeout_s)
             document = json.loads(body)
             keys = parse_jwks(document)
-        except (httpx.HTTPError, TimeoutError, ValueError, RecursionError) as error:
+        except (httpx.HTTPError, OSError, TimeoutError, ValueError, RecursionError) as error:
             raise JwksUnavailable(f"could not read the JWKS: {type(error).__name__}") from error
         self._keys = keys
         self._fetched_at = self._clock()
-        _log.info("jwks fetched", url=self._url, kids=sorted(keys))
+        _log.info("jwks fetched", source=self._name, kids=sorted(keys))
 
-    async def _download(self) -> bytes:
+
+class HttpJwksSource(RefreshingJwksSource):
+    """The issuer's JWKS over HTTP(S): a timeout, a size cap, no redirects."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        timeout_s: float = 5.0,
+        max_age_s: float = 300.0,
+        min_refresh_interval_s: float = 30.0,
+        max_stale_s: float = 3600.0,
+        max_bytes: int = 256 * 1024,
+        allow_plain_http: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        _check_url(url, allow_plain_http=allow_plain_http)
+        super().__init__(
+            self._download_over_http,
+            name=url,
+            timeout_s=timeout_s,
+            max_age_s=max_age_s,
+            min_refresh_interval_s=min_refresh_interval_s,
+            max_stale_s=max_stale_s,
+            clock=clock,
+        )
+        self._url = url
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self._max_bytes = max_bytes
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> HttpJwksSource:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _download_over_http(self) -> bytes:
         headers = {"Accept": "application/jwk-set+json, application/json"}
         async with self._client.stream("GET", self._url, headers=headers) as response:
             if response.status_code != httpx.codes.OK:

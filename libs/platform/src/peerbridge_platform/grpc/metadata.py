@@ -21,6 +21,8 @@ TRACEPARENT = tracing.TRACEPARENT
 REQUEST_ID = "x-request-id"
 CALLER = "x-peerbridge-caller"
 AUTHORIZATION = "authorization"
+# Trailing metadata of RESOURCE_EXHAUSTED: whole seconds to wait before trying again.
+RETRY_AFTER = "retry-after"
 
 # Request ids end up in every log line: accept only short, plain values.
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:\-]{1,128}")

@@ -115,13 +115,13 @@ class ErrorMappingInterceptor(_AroundCallInterceptor):
             code = status_code_for(error)
             if code is None:
                 await _abort_internal(method, context)
-            await context.abort(
-                code,
-                error.message,
-                trailing_metadata=status_details_metadata(
-                    code.value[0], error.message, error.violations
-                ),
+            trailing: tuple[tuple[str, str | bytes], ...] = status_details_metadata(
+                code.value[0], error.message, error.violations
             )
+            if isinstance(error, errors.ResourceExhausted):
+                # The gateway turns this into HTTP Retry-After.
+                trailing += ((metadata.RETRY_AFTER, str(error.retry_after_s)),)
+            await context.abort(code, error.message, trailing_metadata=trailing)
         except Exception:
             await _abort_internal(method, context)
 

@@ -16,6 +16,7 @@ _DOMAIN_CODES: tuple[tuple[type[errors.DomainError], grpc.StatusCode], ...] = (
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (errors.Conflict, grpc.StatusCode.ABORTED),
+    (errors.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
 _HTTP_STATUS: dict[grpc.StatusCode, int] = {

@@ -107,6 +107,26 @@ class IdentityServiceStub:
                 request_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.ListEligibleSupportersRequest.SerializeToString,
                 response_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.ListEligibleSupportersResponse.FromString,
                 _registered_method=True)
+        self.SetPassword = channel.unary_unary(
+                '/peerbridge.identity.v1.IdentityService/SetPassword',
+                request_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.SetPasswordRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.SetPasswordResponse.FromString,
+                _registered_method=True)
+        self.AddClientKey = channel.unary_unary(
+                '/peerbridge.identity.v1.IdentityService/AddClientKey',
+                request_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.AddClientKeyRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.AddClientKeyResponse.FromString,
+                _registered_method=True)
+        self.RemoveClientKey = channel.unary_unary(
+                '/peerbridge.identity.v1.IdentityService/RemoveClientKey',
+                request_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RemoveClientKeyRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RemoveClientKeyResponse.FromString,
+                _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/peerbridge.identity.v1.IdentityService/RotateSigningKey',
+                request_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -214,6 +234,38 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPassword(self, request, context):
+        """Sets a person's username and password: an administrator for anyone, a
+        person for themselves with their current password. Ends every session of
+        the person (their refresh tokens are revoked).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddClientKey(self, request, context):
+        """Registers a public key with which a partner client signs its assertions
+        (an administrator's action).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveClientKey(self, request, context):
+        """Removes a partner client's key; assertions signed with it are refused from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSigningKey(self, request, context):
+        """Starts signing with a new key (an administrator's action). The previous
+        keys stay in the JWKS until every token they signed has expired.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -281,6 +333,26 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ListEligibleSupporters,
                     request_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.ListEligibleSupportersRequest.FromString,
                     response_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.ListEligibleSupportersResponse.SerializeToString,
+            ),
+            'SetPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPassword,
+                    request_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.SetPasswordRequest.FromString,
+                    response_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.SetPasswordResponse.SerializeToString,
+            ),
+            'AddClientKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddClientKey,
+                    request_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.AddClientKeyRequest.FromString,
+                    response_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.AddClientKeyResponse.SerializeToString,
+            ),
+            'RemoveClientKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveClientKey,
+                    request_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RemoveClientKeyRequest.FromString,
+                    response_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RemoveClientKeyResponse.SerializeToString,
+            ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -642,6 +714,114 @@ class IdentityService:
             '/peerbridge.identity.v1.IdentityService/ListEligibleSupporters',
             peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.ListEligibleSupportersRequest.SerializeToString,
             peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.ListEligibleSupportersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.identity.v1.IdentityService/SetPassword',
+            peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.SetPasswordRequest.SerializeToString,
+            peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.SetPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddClientKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.identity.v1.IdentityService/AddClientKey',
+            peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.AddClientKeyRequest.SerializeToString,
+            peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.AddClientKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveClientKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.identity.v1.IdentityService/RemoveClientKey',
+            peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RemoveClientKeyRequest.SerializeToString,
+            peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RemoveClientKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.identity.v1.IdentityService/RotateSigningKey',
+            peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.SerializeToString,
+            peerbridge_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

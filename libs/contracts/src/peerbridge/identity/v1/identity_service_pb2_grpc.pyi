@@ -72,6 +72,21 @@ class IdentityServiceStub:
     """Evaluates a peer supporter's eligibility for today."""
     ListEligibleSupporters: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListEligibleSupportersRequest, _identity_service_pb2.ListEligibleSupportersResponse]
     """Lists eligible (and expiring soon) supporters, by person id, one page at a time."""
+    SetPassword: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.SetPasswordRequest, _identity_service_pb2.SetPasswordResponse]
+    """Sets a person's username and password: an administrator for anyone, a
+    person for themselves with their current password. Ends every session of
+    the person (their refresh tokens are revoked).
+    """
+    AddClientKey: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.AddClientKeyRequest, _identity_service_pb2.AddClientKeyResponse]
+    """Registers a public key with which a partner client signs its assertions
+    (an administrator's action).
+    """
+    RemoveClientKey: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveClientKeyRequest, _identity_service_pb2.RemoveClientKeyResponse]
+    """Removes a partner client's key; assertions signed with it are refused from then on."""
+    RotateSigningKey: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RotateSigningKeyRequest, _identity_service_pb2.RotateSigningKeyResponse]
+    """Starts signing with a new key (an administrator's action). The previous
+    keys stay in the JWKS until every token they signed has expired.
+    """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -117,6 +132,21 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Evaluates a peer supporter's eligibility for today."""
     ListEligibleSupporters: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListEligibleSupportersRequest, _identity_service_pb2.ListEligibleSupportersResponse]  # type: ignore[assignment]
     """Lists eligible (and expiring soon) supporters, by person id, one page at a time."""
+    SetPassword: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.SetPasswordRequest, _identity_service_pb2.SetPasswordResponse]  # type: ignore[assignment]
+    """Sets a person's username and password: an administrator for anyone, a
+    person for themselves with their current password. Ends every session of
+    the person (their refresh tokens are revoked).
+    """
+    AddClientKey: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.AddClientKeyRequest, _identity_service_pb2.AddClientKeyResponse]  # type: ignore[assignment]
+    """Registers a public key with which a partner client signs its assertions
+    (an administrator's action).
+    """
+    RemoveClientKey: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveClientKeyRequest, _identity_service_pb2.RemoveClientKeyResponse]  # type: ignore[assignment]
+    """Removes a partner client's key; assertions signed with it are refused from then on."""
+    RotateSigningKey: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RotateSigningKeyRequest, _identity_service_pb2.RotateSigningKeyResponse]  # type: ignore[assignment]
+    """Starts signing with a new key (an administrator's action). The previous
+    keys stay in the JWKS until every token they signed has expired.
+    """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """People, roles, organizations, partner clients, and peer supporter
@@ -237,5 +267,44 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.ListEligibleSupportersResponse, _abc.Awaitable[_identity_service_pb2.ListEligibleSupportersResponse]]:
         """Lists eligible (and expiring soon) supporters, by person id, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def SetPassword(
+        self,
+        request: _identity_service_pb2.SetPasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.SetPasswordResponse, _abc.Awaitable[_identity_service_pb2.SetPasswordResponse]]:
+        """Sets a person's username and password: an administrator for anyone, a
+        person for themselves with their current password. Ends every session of
+        the person (their refresh tokens are revoked).
+        """
+
+    @_abc_1.abstractmethod
+    def AddClientKey(
+        self,
+        request: _identity_service_pb2.AddClientKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.AddClientKeyResponse, _abc.Awaitable[_identity_service_pb2.AddClientKeyResponse]]:
+        """Registers a public key with which a partner client signs its assertions
+        (an administrator's action).
+        """
+
+    @_abc_1.abstractmethod
+    def RemoveClientKey(
+        self,
+        request: _identity_service_pb2.RemoveClientKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RemoveClientKeyResponse, _abc.Awaitable[_identity_service_pb2.RemoveClientKeyResponse]]:
+        """Removes a partner client's key; assertions signed with it are refused from then on."""
+
+    @_abc_1.abstractmethod
+    def RotateSigningKey(
+        self,
+        request: _identity_service_pb2.RotateSigningKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RotateSigningKeyResponse, _abc.Awaitable[_identity_service_pb2.RotateSigningKeyResponse]]:
+        """Starts signing with a new key (an administrator's action). The previous
+        keys stay in the JWKS until every token they signed has expired.
+        """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

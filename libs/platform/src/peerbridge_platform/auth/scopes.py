@@ -1,0 +1,82 @@
+"""The scopes of the platform's APIs, and what each role may be granted.
+
+A token carries the scopes granted at sign-in: the ones asked for that the
+caller's roles (or, for a partner client, its registration) allow, or all of
+those when none were asked for. Scopes say which APIs a token may call;
+object-level rules in each service still decide which records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .principal import Role
+
+REFERRALS_READ = "referrals.read"
+REFERRALS_WRITE = "referrals.write"
+PEOPLE_READ = "people.read"
+PEOPLE_WRITE = "people.write"
+QUALIFICATIONS_READ = "qualifications.read"
+QUALIFICATIONS_WRITE = "qualifications.write"
+ADMIN = "admin"
+
+ALL_SCOPES = frozenset(
+    {
+        REFERRALS_READ,
+        REFERRALS_WRITE,
+        PEOPLE_READ,
+        PEOPLE_WRITE,
+        QUALIFICATIONS_READ,
+        QUALIFICATIONS_WRITE,
+        ADMIN,
+    }
+)
+
+# Least privilege: an administrator manages people and access, not clinical records.
+ROLE_SCOPES: dict[Role, frozenset[str]] = {
+    Role.MEMBER: frozenset({PEOPLE_READ, PEOPLE_WRITE, REFERRALS_READ}),
+    Role.PEER_SUPPORTER: frozenset(
+        {PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE, QUALIFICATIONS_READ}
+    ),
+    Role.CLINICIAN: frozenset({PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE}),
+    Role.COORDINATOR: frozenset(
+        {
+            PEOPLE_READ,
+            PEOPLE_WRITE,
+            REFERRALS_READ,
+            REFERRALS_WRITE,
+            QUALIFICATIONS_READ,
+            QUALIFICATIONS_WRITE,
+        }
+    ),
+    Role.SUPERVISOR: frozenset(
+        {PEOPLE_READ, REFERRALS_READ, QUALIFICATIONS_READ, QUALIFICATIONS_WRITE}
+    ),
+    Role.ADMIN: frozenset(
+        {PEOPLE_READ, PEOPLE_WRITE, QUALIFICATIONS_READ, QUALIFICATIONS_WRITE, ADMIN}
+    ),
+    # A partner client's scopes come from its registration, not from its role.
+    Role.PARTNER_CLIENT: frozenset(),
+}
+
+
+def allowed_scopes(roles: Iterable[Role]) -> frozenset[str]:
+    """Every scope that at least one of `roles` allows."""
+    allowed: set[str] = set()
+    for role in roles:
+        allowed |= ROLE_SCOPES[role]
+    return frozenset(allowed)
+
+
+def granted_scopes(requested: Iterable[str], allowed: Iterable[str]) -> frozenset[str]:
+    """What a token gets: `requested` when all of it is allowed, all of `allowed` when
+    nothing was requested. Raises ValueError naming the scopes that are not allowed
+    (the token endpoint answers `invalid_scope`)."""
+    wanted = frozenset(requested)
+    permitted = frozenset(allowed)
+    if not wanted:
+        return permitted
+    refused = sorted(wanted - permitted)
+    if refused:
+        raise ValueError(f"scope not allowed: {' '.join(refused)}")
+    return wanted
