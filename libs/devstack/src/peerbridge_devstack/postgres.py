@@ -190,6 +190,9 @@ class LocalPostgres:
             f"within {timeout:.0f}s (last error: {last_error})."
         )
 
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def stop(self, timeout: float = 20.0) -> None:
         """Fast shutdown (SIGINT to our own postmaster pid); kill if it hangs."""
         process, self._process = self._process, None

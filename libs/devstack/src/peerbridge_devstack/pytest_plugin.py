@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -78,15 +79,20 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         with PostgresContainer("postgres:17-alpine", driver=None) as container:
             yield container.get_connection_url()
     else:
+        home = tmp_path_factory.mktemp("postgres")
         server = LocalPostgres(
-            PostgresConfig(data_dir=tmp_path_factory.mktemp("postgres") / "data", port=free_port()),
-            log=lambda _: None,
+            PostgresConfig(data_dir=home / "data", port=free_port()), log=lambda _: None
         )
-        url = server.start()
-        try:
-            yield url
-        finally:
-            server.stop()
+        # The server's own log, so that a server gone mid-session can say why.
+        log_path = home / "postgres.log"
+        with log_path.open("ab") as log_file:
+            url = server.start(output=log_file)
+            try:
+                yield url
+            finally:
+                if not server.running():
+                    _report_early_exit("PostgreSQL", log_path)
+                server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +121,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield bootstrap
         finally:
             broker.stop()
+
+
+def _report_early_exit(what: str, log_path: Path) -> None:
+    tail = log_path.read_text(errors="replace").splitlines()[-40:]
+    print(f"\n{what} of the test session exited early; its log ({log_path}) ends:", file=sys.stderr)
+    print("\n".join(tail), file=sys.stderr)
 
 
 def _with_database(url: str, database: str) -> str:
