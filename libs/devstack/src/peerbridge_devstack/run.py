@@ -28,6 +28,7 @@ from .kafka import KafkaConfig, LocalKafka
 from .logpump import LogPump, emit
 from .postgres import LocalPostgres, PostgresConfig
 from .provision import provision
+from .service_secrets import write_service_secrets
 from .stack_settings import StackSettings
 
 REFERRALS_HEALTH_NAME = "peerbridge.referrals.v1.ReferralsService"
@@ -118,12 +119,24 @@ class Stack:
         encryption_keys = _encryption_keys(s.state_dir / "secrets" / "encryption.keys")
         # Identity first: the other services will verify callers against it.
         identity_target = f"{s.host}:{s.identity_grpc_port}"
+        # Tokens are issued under the gateway's public URL and accepted by every service.
+        common |= {
+            "PEERBRIDGE_TOKEN_ISSUER": s.token_issuer or s.gateway_url,
+            "PEERBRIDGE_TOKEN_AUDIENCE": s.token_audience,
+            "PEERBRIDGE_IDENTITY_TARGET": identity_target,
+        }
+        write_service_secrets(
+            s.state_dir / "secrets",
+            identity_database_url=databases["identity"].url,
+            encryption_keys=encryption_keys,
+        )
         self._spawn(
             "identity",
             "peerbridge_identity",
             common
             | {
                 "PEERBRIDGE_DATABASE_URL": databases["identity"].url,
+                "PEERBRIDGE_ENCRYPTION_KEYS": encryption_keys,
                 "PEERBRIDGE_GRPC_LISTEN": identity_target,
             },
         )
@@ -152,6 +165,7 @@ class Stack:
                 "PEERBRIDGE_HTTP_HOST": s.host,
                 "PEERBRIDGE_HTTP_PORT": str(s.http_port),
                 "PEERBRIDGE_REFERRALS_TARGET": referrals_target,
+                "PEERBRIDGE_IDENTITY_TARGET": identity_target,
             },
         )
         self._wait("gateway", lambda: _http_ready(f"{s.gateway_url}/readyz"))

@@ -29,6 +29,9 @@ class StackSettings(BaseSettings):
     cache_dir: Path = Field(default_factory=cache_dir)
     startup_timeout_s: float = Field(default=120.0, gt=0)
     log_format: str = "console"
+    # Who issues access tokens (their `iss`); empty = the gateway's URL, where clients get them.
+    token_issuer: str = ""
+    token_audience: str = "peerbridge"  # noqa: S105 (an audience name, not a secret)
 
     @property
     def gateway_url(self) -> str:

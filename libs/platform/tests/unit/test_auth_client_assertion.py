@@ -14,6 +14,7 @@ from peerbridge_platform.auth import (
     MemoryJtiStore,
     SigningKey,
     StaticClientKeys,
+    create_client_assertion,
     issue_access_token,
 )
 from peerbridge_platform.errors import Unauthenticated
@@ -208,3 +209,18 @@ def _private(key: SigningKey) -> Any:
     from cryptography.hazmat.primitives import serialization
 
     return serialization.load_pem_private_key(key.to_pem(), password=None)
+
+
+async def test_a_created_assertion_is_accepted_once(verifier: ClientAssertionVerifier) -> None:
+    created = create_client_assertion(ES384, client_id=CLIENT, token_endpoint=ENDPOINT, now=NOW)
+
+    client = await verifier.verify(created, client_id=CLIENT)
+
+    assert client.client_id == CLIENT
+    with pytest.raises(Unauthenticated, match="already used"):
+        await verifier.verify(created, client_id=CLIENT)
+
+
+def test_an_assertion_cannot_be_made_to_live_past_five_minutes() -> None:
+    with pytest.raises(ValueError, match="lifetime_s"):
+        create_client_assertion(ES384, client_id=CLIENT, token_endpoint=ENDPOINT, lifetime_s=301)

@@ -19,6 +19,7 @@ from .client_assertion import (
     ClientAssertionVerifier,
     ClientKeySource,
     StaticClientKeys,
+    create_client_assertion,
 )
 from .context import current_peer, current_principal, principal_context, require_principal
 from .identity_jwks import identity_jwks_source
@@ -60,6 +61,7 @@ __all__ = [
     "StaticJwksSource",
     "TokenVerifier",
     "VerificationKey",
+    "create_client_assertion",
     "current_peer",
     "current_principal",
     "identity_jwks_source",

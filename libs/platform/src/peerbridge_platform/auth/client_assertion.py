@@ -10,6 +10,7 @@ out, so unsigned junk can never fill the store or burn a real client's ids.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from ..errors import Unauthenticated
 from ..logging import get_logger
 from . import _claims, _jws
 from .jti import JtiStore
-from .keys import VerificationKey, check_algorithms
+from .keys import SigningKey, VerificationKey, check_algorithms
 
 _log = get_logger(__name__)
 
@@ -28,6 +29,30 @@ CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEFAULT_ASSERTION_ALGORITHMS = ("RS384", "ES384", "ES256", "EdDSA")
 MAX_ASSERTION_LIFETIME_S = 300
 _ACCEPTED_TYPES = frozenset({"jwt", "application/jwt"})
+
+
+def create_client_assertion(
+    key: SigningKey,
+    *,
+    client_id: str,
+    token_endpoint: str,
+    lifetime_s: int = 60,
+    now: datetime | None = None,
+) -> str:
+    """What a partner client sends as `client_assertion`: signed by its registered key,
+    short-lived, with a fresh `jti` (SMART Backend Services)."""
+    if not 0 < lifetime_s <= MAX_ASSERTION_LIFETIME_S:
+        raise ValueError(f"lifetime_s must be between 1 and {MAX_ASSERTION_LIFETIME_S}")
+    issued = (now or datetime.now(UTC)).astimezone(UTC)
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": token_endpoint,
+        "iat": int(issued.timestamp()),
+        "exp": int(issued.timestamp()) + lifetime_s,
+        "jti": str(uuid.uuid4()),
+    }
+    return key.sign(claims, typ="JWT")
 
 
 class ClientKeySource(Protocol):

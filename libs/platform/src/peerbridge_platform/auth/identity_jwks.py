@@ -26,7 +26,8 @@ def identity_jwks_source(
             response = await stub.GetJwks(identity_tokens_pb2.GetJwksRequest(), timeout=timeout_s)
         except grpc.aio.AioRpcError as error:
             raise OSError(f"identity GetJwks failed: {error.code().name}") from error
-        return response.jwks_json.encode()
+        document: str = response.jwks_json
+        return document.encode()
 
     return RefreshingJwksSource(
         download,
