@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PY_SOURCES := libs/platform/src libs/devstack/src services/referrals/src services/gateway/src services/identity/src
 
-.PHONY: help install run demo test test-fast lint format protos protos-check bench clean
+.PHONY: help install run seed demo test test-fast lint format protos protos-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ install: $(VENV)/.synced node_modules/.installed ## create the virtual environme
 
 run: install ## start PostgreSQL, Kafka, every service and the gateway (Ctrl-C stops all)
 	$(BIN)/python -m peerbridge_devstack run
+
+seed: install ## with `make run` going: the first admin, a demo program, clinic, synthetic people and partner clients
+	$(BIN)/python -m peerbridge_devstack seed
 
 demo: install ## with `make run` going: send synthetic referrals and show what an EHR receives
 	$(BIN)/python -m peerbridge_devstack demo

@@ -1,6 +1,8 @@
-"""`make demo`: a partner app sends synthetic referrals; an EHR shows what it receives.
+"""`make demo`: partner clients send synthetic referrals with real tokens; people see
+what their role allows; an EHR shows what it receives.
 
-Needs the platform running (`make run`). Every person here is synthetic.
+Needs the platform running (`make run`); seeds it first if `make seed` has not
+run yet. Every person here is synthetic.
 """
 
 from __future__ import annotations
@@ -12,61 +14,90 @@ from typing import Any
 
 import httpx
 
-from .ehr import FHIR_TOPIC, EhrConsumer, Received
+from peerbridge_platform.auth import CLIENT_ASSERTION_TYPE, create_client_assertion
 
+from .ehr import FHIR_TOPIC, EhrConsumer, Received
+from .errors import StackError
+from .seed import CLINIC_NAME, PROGRAM_NAME, Seed, ensure_seeded, password_token
+from .stack_settings import StackSettings
+
+# (who sends it, to whom, for which member, what for); organisations and people
+# come from the seed, so every id is a real one of this platform.
 SYNTHETIC_REFERRALS: list[dict[str, Any]] = [
     {
-        "subject_member_id": "member-demo-ava",
+        "client": "partner-app",
+        "member": "member-ava",
         "direction": "peer_support_to_clinic",
         "category": "medication_for_opioid_use_disorder",
         "priority": "urgent",
         "reason": "Asked for help starting buprenorphine after a peer session.",
-        "requester": {
-            "kind": "peer_support_program",
-            "organization_id": "program-harbour",
-            "display_name": "Harbour Peer Recovery (demo)",
-        },
-        "recipient": {
-            "kind": "clinic",
-            "organization_id": "clinic-northside",
-            "display_name": "Northside Health Clinic (demo)",
-        },
     },
     {
-        "subject_member_id": "member-demo-ben",
+        "client": "partner-app",
+        "member": "member-ben",
         "direction": "peer_support_to_clinic",
         "category": "mental_health_counselling",
         "priority": "routine",
         "reason": "Would like counselling alongside weekly group.",
-        "requester": {
-            "kind": "peer_support_program",
-            "organization_id": "program-harbour",
-            "display_name": "Harbour Peer Recovery (demo)",
-        },
-        "recipient": {
-            "kind": "clinic",
-            "organization_id": "clinic-northside",
-            "display_name": "Northside Health Clinic (demo)",
-        },
     },
     {
-        "subject_member_id": "member-demo-cleo",
+        "client": "ehr",
+        "member": "member-cleo",
         "direction": "clinic_to_peer_support",
         "category": "peer_support",
         "priority": "routine",
         "reason": "Discharged from detox; wants a peer supporter.",
-        "requester": {
-            "kind": "clinic",
-            "organization_id": "clinic-northside",
-            "display_name": "Northside Health Clinic (demo)",
-        },
-        "recipient": {
-            "kind": "peer_support_program",
-            "organization_id": "program-harbour",
-            "display_name": "Harbour Peer Recovery (demo)",
-        },
     },
 ]
+
+
+def referral_body(seed: Seed, item: dict[str, Any]) -> dict[str, Any]:
+    program = {
+        "kind": "peer_support_program",
+        "organization_id": seed.program_id,
+        "display_name": PROGRAM_NAME,
+    }
+    clinic = {"kind": "clinic", "organization_id": seed.clinic_id, "display_name": CLINIC_NAME}
+    outbound = item["direction"] == "peer_support_to_clinic"
+    return {
+        "subject_member_id": seed.people[item["member"]].person_id,
+        "direction": item["direction"],
+        "category": item["category"],
+        "priority": item["priority"],
+        "reason": item["reason"],
+        "requester": program if outbound else clinic,
+        "recipient": clinic if outbound else program,
+    }
+
+
+def client_token(client: httpx.Client, seed: Seed, name: str) -> str:
+    """A partner client's access token: client credentials with a signed assertion."""
+    assertion = create_client_assertion(
+        seed.client_key(name),
+        client_id=seed.clients[name].client_id,
+        token_endpoint=f"{token_issuer(seed)}/v1/auth/token",
+    )
+    response = client.post(
+        "/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": CLIENT_ASSERTION_TYPE,
+            "client_assertion": assertion,
+            "scope": "referrals.read referrals.write",
+        },
+    )
+    if response.status_code != 200:
+        raise StackError(f"client credentials for {name}: {response.status_code} {response.text}")
+    token: str = response.json()["access_token"]
+    return token
+
+
+def token_issuer(seed: Seed) -> str:
+    return os.environ.get("PEERBRIDGE_TOKEN_ISSUER") or seed.gateway_url
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def describe(item: Received) -> str:
@@ -92,8 +123,11 @@ def describe(item: Received) -> str:
 
 
 def main() -> int:
-    gateway = os.environ.get("PEERBRIDGE_GATEWAY_URL", "http://127.0.0.1:8000")
-    bootstrap = os.environ.get("PEERBRIDGE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    settings = StackSettings()
+    gateway = os.environ.get("PEERBRIDGE_GATEWAY_URL", settings.gateway_url)
+    bootstrap = os.environ.get(
+        "PEERBRIDGE_KAFKA_BOOTSTRAP", f"{settings.host}:{settings.kafka_port}"
+    )
     try:
         httpx.get(f"{gateway}/readyz", timeout=3).raise_for_status()
     except httpx.HTTPError as exc:
@@ -103,27 +137,80 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    ehr = EhrConsumer(bootstrap)
-    created: list[str] = []
-    with httpx.Client(base_url=gateway, timeout=10) as client:
-        for body in SYNTHETIC_REFERRALS:
-            response = client.post(
-                "/v1/referrals", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-            )
-            if response.status_code != 201:
-                print(
-                    f"POST /v1/referrals answered {response.status_code}: {response.text}",
-                    file=sys.stderr,
-                )
-                return 1
-            referral = response.json()
-            created.append(referral["referral_id"])
-            print(
-                f"partner app created referral {referral['referral_id']} "
-                f"({body['category']}, {body['priority']}) -> status {referral['status']}"
-            )
+    try:
+        seed = ensure_seeded(settings)
+        ehr = EhrConsumer(bootstrap)
+        with httpx.Client(base_url=gateway, timeout=10) as client:
+            created = send_referrals(client, seed)
+            show_access(client, seed, created)
+    except StackError as error:
+        print(f"The demo stopped: {error}", file=sys.stderr)
+        return 1
+    return show_what_the_ehr_received(ehr, created)
+
+
+def send_referrals(client: httpx.Client, seed: Seed) -> dict[str, str]:
+    """Referral id by member key, each sent by the partner client named in the item."""
+    tokens = {name: client_token(client, seed, name) for name in seed.clients}
+    print("partner clients signed in with private_key_jwt (ES384) and got 5-minute tokens")
+    created: dict[str, str] = {}
+    for item in SYNTHETIC_REFERRALS:
+        response = client.post(
+            "/v1/referrals",
+            json=referral_body(seed, item),
+            headers=bearer(tokens[item["client"]]) | {"Idempotency-Key": str(uuid.uuid4())},
+        )
+        if response.status_code != 201:
+            raise StackError(f"POST /v1/referrals answered {response.status_code}: {response.text}")
+        referral = response.json()
+        created[item["member"]] = referral["referral_id"]
+        print(
+            f"{item['client']} created referral {referral['referral_id']} "
+            f"({item['category']}, {item['priority']}) -> status {referral['status']}"
+        )
+    return created
+
+
+def show_access(client: httpx.Client, seed: Seed, created: dict[str, str]) -> None:
+    """Each person sees what their role allows, and nothing else."""
+    print("\nwho sees what (people sign in with a password):")
+    ava = seed.people["member-ava"]
+    tokens = password_token(seed.gateway_url, ava.username, ava.password)
+    own = client.get("/v1/referrals", headers=bearer(tokens["access_token"]))
+    print(f"  Ava (member) lists referrals: {len(own.json().get('items', []))} (her own only)")
+    other = client.get(
+        f"/v1/referrals/{created['member-ben']}", headers=bearer(tokens["access_token"])
+    )
+    print(f"  Ava asks for Ben's referral: {other.status_code} (as if it did not exist)")
+    clinician = seed.people["clinician"]
+    clinician_token = password_token(seed.gateway_url, clinician.username, clinician.password)
+    listed = client.get("/v1/referrals", headers=bearer(clinician_token["access_token"]))
+    print(
+        f"  the clinician lists referrals: {len(listed.json().get('items', []))} (their clinic's)"
+    )
+    admin = seed.people["admin"]
+    admin_token = password_token(seed.gateway_url, admin.username, admin.password)
+    refused = client.get("/v1/referrals", headers=bearer(admin_token["access_token"]))
+    print(f"  the administrator lists referrals: {refused.status_code} (no clinical access)")
+    anonymous = client.get("/v1/referrals")
+    print(f"  no token at all: {anonymous.status_code}")
+    renewed = client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    replayed = client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    print(
+        f"  Ava's refresh token: first use {renewed.status_code}, "
+        f"replayed {replayed.status_code} {replayed.json().get('error')} (the family is revoked)"
+    )
+
+
+def show_what_the_ehr_received(ehr: EhrConsumer, created: dict[str, str]) -> int:
     print("\nwhat a clinic EHR receives from Kafka:")
-    wanted = set(created)
+    wanted = set(created.values())
 
     def all_arrived(items: list[Received]) -> bool:
         return {(i.key, i.topic) for i in items if i.key in wanted} >= {
@@ -136,7 +223,7 @@ def main() -> int:
         received = ehr.collect(all_arrived, timeout_s=30)
     finally:
         ehr.close()
-    for key in created:
+    for key in created.values():
         print(f"  referral {key}")
         for item in received:
             if item.key == key:
