@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from peerbridge_devstack.demo import client_token
 from peerbridge_devstack.launch import RunningPlatform, start_platform, stop_platform
+from peerbridge_devstack.seed import Seed, ensure_seeded
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +31,17 @@ def platform(
 def gateway(platform: RunningPlatform) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.gateway_url, timeout=15) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def seed(platform: RunningPlatform) -> Seed:
+    """`make seed` against this platform: an admin, a program, a clinic, synthetic people
+    with passwords, an eligible supporter, and two partner clients with keys."""
+    return ensure_seeded(platform.stack_settings(), say=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def partner_token(platform: RunningPlatform, seed: Seed) -> str:
+    """The program's partner app, signed in with client credentials."""
+    with httpx.Client(base_url=platform.gateway_url, timeout=15) as client:
+        return client_token(client, seed, "partner-app")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,11 +14,12 @@ from fhir.resources.R4B.bundle import Bundle
 from peerbridge.referrals.v1 import referrals_events_pb2
 from peerbridge_devstack.ehr import EVENTS_TOPIC, FHIR_TOPIC, EhrConsumer, Received
 from peerbridge_devstack.launch import RunningPlatform
+from peerbridge_devstack.seed import Seed
 
 pytestmark = pytest.mark.e2e
 
 
-def synthetic_referral(member: str) -> dict[str, Any]:
+def synthetic_referral(member: str, seed: Seed) -> dict[str, Any]:
     return {
         "subject_member_id": member,
         "direction": "peer_support_to_clinic",
@@ -26,12 +28,12 @@ def synthetic_referral(member: str) -> dict[str, Any]:
         "reason": "Synthetic member asks to start treatment.",
         "requester": {
             "kind": "peer_support_program",
-            "organization_id": "program-e2e",
+            "organization_id": seed.program_id,
             "display_name": "E2E Peer Program",
         },
         "recipient": {
             "kind": "clinic",
-            "organization_id": "clinic-e2e",
+            "organization_id": seed.clinic_id,
             "display_name": "E2E Clinic",
         },
     }
@@ -44,14 +46,22 @@ def both_arrived(key: str) -> Any:
     return done
 
 
+@pytest.fixture
+def partner(platform: RunningPlatform, partner_token: str) -> Iterator[httpx.Client]:
+    """The program's partner app, with its client-credentials token on every request."""
+    headers = {"Authorization": f"Bearer {partner_token}"}
+    with httpx.Client(base_url=platform.gateway_url, timeout=15, headers=headers) as client:
+        yield client
+
+
 def test_referral_reaches_the_ehr_as_protobuf_and_fhir(
-    platform: RunningPlatform, gateway: httpx.Client
+    platform: RunningPlatform, partner: httpx.Client, seed: Seed
 ) -> None:
     ehr = EhrConsumer(platform.kafka_bootstrap)
     try:
-        response = gateway.post(
+        response = partner.post(
             "/v1/referrals",
-            json=synthetic_referral(f"member-{uuid.uuid4().hex[:8]}"),
+            json=synthetic_referral(str(uuid.uuid4()), seed),
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
         assert response.status_code == 201, response.text
@@ -90,20 +100,22 @@ def test_referral_reaches_the_ehr_as_protobuf_and_fhir(
     assert "Synthetic member asks" not in json.dumps(fhir.body)
 
 
-def test_referral_is_readable_and_listed_through_the_gateway(gateway: httpx.Client) -> None:
-    member = f"member-{uuid.uuid4().hex[:8]}"
+def test_referral_is_readable_and_listed_through_the_gateway(
+    partner: httpx.Client, seed: Seed
+) -> None:
+    member = str(uuid.uuid4())
     created = [
-        gateway.post("/v1/referrals", json=synthetic_referral(member)).json()["referral_id"]
+        partner.post("/v1/referrals", json=synthetic_referral(member, seed)).json()["referral_id"]
         for _ in range(3)
     ]
-    fetched = gateway.get(f"/v1/referrals/{created[0]}")
+    fetched = partner.get(f"/v1/referrals/{created[0]}")
     assert fetched.status_code == 200
     assert fetched.json()["subject_member_id"] == member
     seen: list[str] = []
     cursor: str | None = None
     while True:
         params = {"subject_member_id": member, "limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = gateway.get("/v1/referrals", params=params).json()
+        page = partner.get("/v1/referrals", params=params).json()
         seen += [item["referral_id"] for item in page["items"]]
         cursor = page.get("next_cursor")
         if not cursor:
@@ -111,11 +123,13 @@ def test_referral_is_readable_and_listed_through_the_gateway(gateway: httpx.Clie
     assert sorted(seen) == sorted(created)
 
 
-def test_bad_input_is_refused_with_a_problem_and_writes_nothing(gateway: httpx.Client) -> None:
-    member = f"member-{uuid.uuid4().hex[:8]}"
-    body = synthetic_referral(member) | {"priority": "whenever"}
-    response = gateway.post("/v1/referrals", json=body)
+def test_bad_input_is_refused_with_a_problem_and_writes_nothing(
+    partner: httpx.Client, seed: Seed
+) -> None:
+    member = str(uuid.uuid4())
+    body = synthetic_referral(member, seed) | {"priority": "whenever"}
+    response = partner.post("/v1/referrals", json=body)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
-    listed = gateway.get("/v1/referrals", params={"subject_member_id": member}).json()
+    listed = partner.get("/v1/referrals", params={"subject_member_id": member}).json()
     assert listed["items"] == []

@@ -16,6 +16,7 @@ import psutil
 from .errors import StackError
 from .ports import free_port
 from .run import SUMMARY_END
+from .stack_settings import StackSettings
 
 # The summary is printed a line at a time; ready means all of it has arrived.
 READY_LINE = SUMMARY_END
@@ -26,7 +27,19 @@ class RunningPlatform:
     process: subprocess.Popen[str]
     gateway_url: str
     kafka_bootstrap: str
+    state_dir: Path
+    identity_target: str
     output: list[str] = field(default_factory=list)
+
+    def stack_settings(self) -> StackSettings:
+        """The settings the supervisor ran with, for tools that work on its state (seed)."""
+        host, port = self.identity_target.rsplit(":", 1)
+        return StackSettings(
+            state_dir=self.state_dir,
+            host=host,
+            http_port=int(self.gateway_url.rsplit(":", 1)[1]),
+            identity_grpc_port=int(port),
+        )
 
     def descendants(self) -> list[psutil.Process]:
         try:
@@ -42,6 +55,7 @@ def start_platform(
     env_overrides: dict[str, str], state_dir: Path, timeout_s: float = 180
 ) -> RunningPlatform:
     http_port = free_port()
+    identity_port = free_port()
     env = (
         dict(os.environ)
         | env_overrides
@@ -49,7 +63,7 @@ def start_platform(
             "PEERBRIDGE_STATE_DIR": str(state_dir),
             "PEERBRIDGE_HTTP_PORT": str(http_port),
             "PEERBRIDGE_REFERRALS_GRPC_PORT": str(free_port()),
-            "PEERBRIDGE_IDENTITY_GRPC_PORT": str(free_port()),
+            "PEERBRIDGE_IDENTITY_GRPC_PORT": str(identity_port),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -62,7 +76,11 @@ def start_platform(
         text=True,
     )
     running = RunningPlatform(
-        process, f"http://127.0.0.1:{http_port}", env.get("PEERBRIDGE_KAFKA_BOOTSTRAP", "")
+        process,
+        f"http://127.0.0.1:{http_port}",
+        env.get("PEERBRIDGE_KAFKA_BOOTSTRAP", ""),
+        state_dir,
+        f"127.0.0.1:{identity_port}",
     )
     ready = threading.Event()
 
