@@ -30,7 +30,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from .kafka import KafkaConfig, LocalKafka
-from .launch import start_platform, stop_platform
+from .launch import RunningPlatform, start_platform, stop_platform
 from .paths import cache_dir, repo_root
 from .ports import free_port
 from .postgres import LocalPostgres, PostgresConfig
@@ -39,6 +39,8 @@ RELAY_EVENTS = int(os.environ.get("PEERBRIDGE_BENCH_RELAY_EVENTS", "20000"))
 LATENCY_SAMPLES = int(os.environ.get("PEERBRIDGE_BENCH_LATENCY_SAMPLES", "200"))
 TARGET_RELAY_RATIO = 0.5
 TARGET_LATENCY_RATIO = 5.0
+# Access tokens live 300 s; a long run signs the partner app in again before that.
+TOKEN_RENEW_AFTER_S = 240
 
 
 def progress(message: str) -> None:
@@ -217,17 +219,26 @@ def raw_round_trips(bootstrap: str, samples: int) -> list[float]:
     return latencies
 
 
-def gateway_to_ehr(gateway_url: str, bootstrap: str, samples: int) -> list[float]:
-    from .demo import SYNTHETIC_REFERRALS
+def gateway_to_ehr(running: RunningPlatform, bootstrap: str, samples: int) -> list[float]:
+    """POST as the seeded partner app (a real client-credentials token) until the EHR
+    consumer sees the FHIR event."""
+    from .demo import SYNTHETIC_REFERRALS, client_token, referral_body
+    from .seed import ensure_seeded
 
+    seed = ensure_seeded(running.stack_settings(), say=lambda _: None)
     consumer = _assigned_consumer(bootstrap, "peerbridge.referrals.fhir.v1")
     latencies = []
     try:
-        with httpx.Client(base_url=gateway_url, timeout=15) as client:
+        with httpx.Client(base_url=running.gateway_url, timeout=15) as client:
+            token, token_at = client_token(client, seed, "partner-app"), time.monotonic()
             for i in range(samples):
-                body = dict(SYNTHETIC_REFERRALS[i % len(SYNTHETIC_REFERRALS)])
-                body["subject_member_id"] = f"member-bench-{i}"
-                response = client.post("/v1/referrals", json=body)
+                if time.monotonic() - token_at > TOKEN_RENEW_AFTER_S:
+                    token, token_at = client_token(client, seed, "partner-app"), time.monotonic()
+                item = SYNTHETIC_REFERRALS[i % 2]  # the partner app's own (outbound) ones
+                body = referral_body(seed, item) | {"subject_member_id": str(uuid.uuid4())}
+                response = client.post(
+                    "/v1/referrals", json=body, headers={"Authorization": f"Bearer {token}"}
+                )
                 returned = time.perf_counter()
                 response.raise_for_status()
                 key = response.json()["referral_id"].encode()
@@ -272,7 +283,7 @@ def main() -> int:
         )
         try:
             progress(f"gateway POST to EHR consumer: {LATENCY_SAMPLES} referrals")
-            end_to_end = gateway_to_ehr(running.gateway_url, bootstrap, LATENCY_SAMPLES)
+            end_to_end = gateway_to_ehr(running, bootstrap, LATENCY_SAMPLES)
         finally:
             stop_platform(running)
     results["latency"] = {
