@@ -9,6 +9,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from peerbridge_platform.auth import Principal, Role
+from peerbridge_platform.auth.scopes import allowed_scopes
 from peerbridge_platform.crypto import Keyring, new_key_entry
 from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.domain.commands import CreateReferral, PartyInput
@@ -40,6 +42,29 @@ def synthetic_create_command(**changes: object) -> CreateReferral:
 
 
 CommandBuilder = Callable[..., CreateReferral]
+
+# The synthetic program that `synthetic_create_command` refers from, and its coordinator.
+PROGRAM = "program-harbour-test"
+CLINIC = "clinic-northside-test"
+
+
+def synthetic_principal(
+    subject: str = "coordinator-test-1",
+    roles: tuple[Role, ...] = (Role.COORDINATOR,),
+    organization_id: str | None = PROGRAM,
+    scopes: frozenset[str] | None = None,
+    client_id: str | None = None,
+) -> Principal:
+    """A verified caller; its scopes default to everything its roles allow."""
+    return Principal(
+        subject=subject,
+        roles=frozenset(roles),
+        scopes=allowed_scopes(roles) if scopes is None else scopes,
+        organization_id=organization_id,
+        client_id=client_id,
+        token_id=str(uuid4()),
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
 
 
 @pytest.fixture

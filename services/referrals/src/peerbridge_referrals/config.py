@@ -28,6 +28,12 @@ class ReferralsSettings(PlatformSettings, KafkaSettings, EncryptionSettings):
     # How long start-up waits for PostgreSQL and Kafka before giving up.
     startup_timeout_s: float = Field(default=60.0, gt=0, le=600)
 
+    # Access tokens are verified against this issuer and audience, with identity's keys
+    # (TokenService.GetJwks at identity_target).
+    token_issuer: str = Field(default="http://127.0.0.1:8000", min_length=1)
+    token_audience: str = Field(default="peerbridge", min_length=1)
+    identity_target: str = Field(default="127.0.0.1:50062", min_length=1)
+
     page_size_default: int = Field(default=50, ge=1, le=10_000)
     page_size_max: int = Field(default=200, ge=1, le=10_000)
 

@@ -1,27 +1,90 @@
-"""A real referrals gRPC server on 127.0.0.1 over a fresh PostgreSQL database per test."""
+"""A real referrals gRPC server on 127.0.0.1 over a fresh PostgreSQL database per test.
+
+Calls carry real access tokens, signed with a test key whose public half the
+server trusts (in production it fetches identity's keys): `service.stub`
+calls as the coordinator of the synthetic program, `service.stub_as(token)`
+as anyone else.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import cast
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
 
 import asyncpg
+import grpc
 import pytest
 
 from peerbridge.referrals.v1 import referrals_service_pb2_grpc as service_grpc
+from peerbridge_platform.auth import (
+    Principal,
+    SigningKey,
+    StaticJwksSource,
+    TokenVerifier,
+    issue_access_token,
+)
 from peerbridge_platform.grpc import GrpcServer, create_channel, start_server
+from peerbridge_platform.grpc.auth_interceptor import authenticated_server_interceptors
 from peerbridge_referrals.adapters.outbox_writer import write_to_outbox
 from peerbridge_referrals.adapters.postgres_unit_of_work import EventWriter
 from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.adapters.schema import all_migrations, migrate
-from peerbridge_referrals.bootstrap import bootstrap, postgres_units_of_work
+from peerbridge_referrals.bootstrap import bootstrap, postgres_denials, postgres_units_of_work
 from peerbridge_referrals.entrypoints.grpc_server import referrals_registration
 from peerbridge_referrals.service_layer.pagination import PageLimits
 
+from ..conftest import synthetic_principal
+
 # Generous: only a failure ever waits this long.
 CALL_TIMEOUT_S = 10.0
+# The settings' defaults: what identity puts in the tokens it issues.
+ISSUER = "http://127.0.0.1:8000"
+AUDIENCE = "peerbridge"
+# Plays identity's signing key; the server trusts its public half only.
+SIGNING_KEY = SigningKey.generate()
+
+
+def token_for(
+    principal: Principal,
+    *,
+    key: SigningKey = SIGNING_KEY,
+    issuer: str = ISSUER,
+    audience: str = AUDIENCE,
+    now: datetime | None = None,
+) -> str:
+    """A signed access token saying what `principal` says (as identity would issue it)."""
+    return issue_access_token(
+        key,
+        issuer=issuer,
+        audience=audience,
+        subject=principal.subject,
+        roles=principal.roles,
+        scopes=sorted(principal.scopes),
+        organization_id=principal.organization_id,
+        client_id=principal.client_id,
+        now=now,
+    )
+
+
+def trusted_keys() -> StaticJwksSource:
+    return StaticJwksSource([SIGNING_KEY.verification_key()])
+
+
+class _BearerToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Adds `authorization: Bearer <token>` to every call on the channel."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[[Any, Any], Awaitable[Any]], details: Any, request: Any
+    ) -> Any:
+        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        metadata.add("authorization", f"Bearer {self._token}")
+        return await continuation(details._replace(metadata=metadata), request)
 
 
 @dataclass
@@ -29,10 +92,31 @@ class RunningService:
     stub: service_grpc.ReferralsServiceAsyncStub
     server: GrpcServer
     pool: asyncpg.Pool
+    _channels: list[grpc.aio.Channel] = field(default_factory=list)
 
     async def count(self, table: str) -> int:
         count: int = await self.pool.fetchval(f"SELECT count(*) FROM {table}")
         return count
+
+    async def count_events(self) -> int:
+        """Outbox rows of referral events (the audit trail's are counted apart)."""
+        count: int = await self.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE topic <> 'peerbridge.audit.v1'"
+        )
+        return count
+
+    def stub_as(self, token: str | None) -> Any:
+        """A stub whose calls carry `token` (None: no token at all)."""
+        interceptors = [_BearerToken(token)] if token is not None else []
+        channel = create_channel(
+            self.server.address, default_timeout_s=CALL_TIMEOUT_S, interceptors=interceptors
+        )
+        self._channels.append(channel)
+        return service_grpc.ReferralsServiceStub(channel)
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
 
 
 @pytest.fixture
@@ -51,19 +135,23 @@ async def _serve(
 ) -> AsyncIterator[RunningService]:
     application = bootstrap(
         postgres_units_of_work(pool, cipher, write_events),
+        postgres_denials(pool),
         page_limits=PageLimits(default_size=3, max_size=5),
     )
-    server = await start_server("127.0.0.1:0", [referrals_registration(application)])
-    channel = create_channel(server.address, default_timeout_s=CALL_TIMEOUT_S)
+    verifier = TokenVerifier(ISSUER, AUDIENCE, trusted_keys())
+    server = await start_server(
+        "127.0.0.1:0",
+        [referrals_registration(application)],
+        interceptors=authenticated_server_interceptors(verifier),
+    )
+    running = RunningService(cast("service_grpc.ReferralsServiceAsyncStub", None), server, pool)
     try:
         await server.set_serving()
         # With an aio channel the generated class builds the async stub.
-        stub = cast(
-            "service_grpc.ReferralsServiceAsyncStub", service_grpc.ReferralsServiceStub(channel)
-        )
-        yield RunningService(stub, server, pool)
+        running.stub = running.stub_as(token_for(synthetic_principal()))
+        yield running
     finally:
-        await channel.close()
+        await running.close()
         await server.stop(grace=1.0)
 
 

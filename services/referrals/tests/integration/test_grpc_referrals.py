@@ -150,7 +150,7 @@ async def test_a_retry_with_the_same_request_id_returns_the_same_referral(servic
 
     assert again.referral == first.referral
     assert await service.count("referrals") == 1
-    assert await service.count("outbox") == 2
+    assert await service.count_events() == 2
 
 
 async def test_reusing_a_request_id_for_another_referral_is_aborted(service: Any) -> None:
@@ -171,7 +171,8 @@ async def test_ten_concurrent_duplicates_create_one_referral(service: Any) -> No
 
     assert len({r.referral.referral_id for r in responses}) == 1
     assert await service.count("referrals") == 1
-    assert await service.count("outbox") == 2
+    assert await service.count_events() == 2
+    assert await service.count("audit_log") == 10
 
 
 async def test_without_a_request_id_each_call_creates_a_referral(service: Any) -> None:

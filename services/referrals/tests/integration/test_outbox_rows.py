@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 
 EVENTS_TOPIC = "peerbridge.referrals.events.v1"
 FHIR_TOPIC = "peerbridge.referrals.fhir.v1"
+AUDIT_TOPIC = "peerbridge.audit.v1"
 REASON = "Asked for help starting buprenorphine after a peer session."
 
 
@@ -67,7 +68,7 @@ async def test_a_created_referral_writes_its_event_and_fhir_view_to_the_outbox(
 
     envelopes = await outbox_envelopes(service.pool)
 
-    assert set(envelopes) == {EVENTS_TOPIC, FHIR_TOPIC}
+    assert set(envelopes) == {EVENTS_TOPIC, FHIR_TOPIC, AUDIT_TOPIC}
     event, view = envelopes[EVENTS_TOPIC], envelopes[FHIR_TOPIC]
     for envelope in (event, view):
         assert envelope.subject == referral_id
@@ -85,12 +86,13 @@ async def test_a_created_referral_writes_its_event_and_fhir_view_to_the_outbox(
     assert task.priority == "routine"
 
 
-async def test_a_retry_adds_no_outbox_rows(service: Any) -> None:
+async def test_a_retry_adds_no_event_only_its_audit_record(service: Any) -> None:
     request = synthetic_request()
     await service.stub.CreateReferral(request)
     await service.stub.CreateReferral(request)
 
-    assert await service.count("outbox") == 2
+    assert await service.count_events() == 2
+    assert await service.count("audit_log") == 2
 
 
 async def _write_then_fail(connection: PoolConnectionProxy, event: DomainEvent) -> None:

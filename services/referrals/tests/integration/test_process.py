@@ -29,6 +29,9 @@ from peerbridge_referrals.config import ReferralsSettings
 from peerbridge_referrals.entrypoints.app import ReferralsProcess
 from peerbridge_referrals.entrypoints.grpc_server import SERVICE_NAME
 
+from ..conftest import synthetic_principal
+from .conftest import token_for, trusted_keys
+
 pytestmark = pytest.mark.integration
 
 EVENTS_TOPIC = "peerbridge.referrals.events.v1"
@@ -51,7 +54,7 @@ async def running(
         grpc_listen="127.0.0.1:0",
         grpc_grace_s=2.0,
     )
-    process = ReferralsProcess(settings)
+    process = ReferralsProcess(settings, jwks_source=trusted_keys())
     await process.start()
     try:
         yield process
@@ -118,7 +121,15 @@ async def test_the_process_serves_and_publishes_what_an_ehr_reads(
     channel = create_channel(address, default_timeout_s=10)
     async with channel:
         stub: Any = service_grpc.ReferralsServiceStub(channel)
-        response = await stub.CreateReferral(synthetic_request(f"member-{uuid.uuid4().hex[:8]}"))
+        response = await stub.CreateReferral(
+            synthetic_request(f"member-{uuid.uuid4().hex[:8]}"),
+            metadata=(
+                (
+                    "authorization",
+                    f"Bearer {token_for(synthetic_principal(organization_id='program-it'))}",
+                ),
+            ),
+        )
     referral = response.referral
 
     received = await asyncio.to_thread(
@@ -172,7 +183,7 @@ async def test_stopping_says_not_serving_then_closes(
         grpc_listen="127.0.0.1:0",
         grpc_grace_s=1.0,
     )
-    process = ReferralsProcess(settings)
+    process = ReferralsProcess(settings, jwks_source=trusted_keys())
     await process.start()
     assert process.server is not None
     address = process.server.address

@@ -1,4 +1,5 @@
-"""Handlers through the in-memory unit of work: create, idempotency, get, list."""
+"""Handlers through the in-memory unit of work: create, idempotency, get, list, and who
+may do which, with the audit trail each leaves."""
 
 from __future__ import annotations
 
@@ -6,23 +7,39 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from unittest.mock import ANY
 from uuid import uuid4
 
 import pytest
 
-from peerbridge_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound
+from peerbridge_platform.audit.model import PurposeOfUse
+from peerbridge_platform.auth import Principal, Role, principal_context
+from peerbridge_platform.auth.scopes import ALL_SCOPES
+from peerbridge_platform.errors import (
+    Conflict,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from peerbridge_referrals.adapters.in_memory import (
+    InMemoryDeniedAccessLog,
     InMemoryReferralRepository,
     InMemoryStore,
     InMemoryUnitOfWork,
 )
-from peerbridge_referrals.domain.commands import CreateReferral
+from peerbridge_referrals.bootstrap import bootstrap
+from peerbridge_referrals.domain.commands import CreateReferral, PartyInput
 from peerbridge_referrals.domain.events import ReferralCreated
 from peerbridge_referrals.domain.model import Referral
 from peerbridge_referrals.domain.values import Status
 from peerbridge_referrals.service_layer import handlers
+from peerbridge_referrals.service_layer.audit import CREATE, LIST, READ, Access
 from peerbridge_referrals.service_layer.pagination import PageLimits
 from peerbridge_referrals.service_layer.queries import GetReferral, ListReferrals, ReferralPage
+
+from ..conftest import synthetic_principal
 
 CommandBuilder = Callable[..., CreateReferral]
 Clock = Callable[[], datetime]
@@ -38,8 +55,32 @@ def uow(store: InMemoryStore) -> InMemoryUnitOfWork:
     return InMemoryUnitOfWork(store)
 
 
-async def create(command: CreateReferral, uow: InMemoryUnitOfWork, clock: Clock) -> Referral:
-    return await handlers.create_referral(command, uow, clock=clock, new_id=uuid4)
+# The coordinator of the program every synthetic command refers from: sees and creates all.
+COORDINATOR = synthetic_principal()
+
+
+async def create(
+    command: CreateReferral,
+    uow: InMemoryUnitOfWork,
+    clock: Clock,
+    caller: Principal = COORDINATOR,
+) -> Referral:
+    return await handlers.create_referral(
+        command,
+        uow,
+        caller=caller,
+        denials=InMemoryDeniedAccessLog(uow.store),
+        clock=clock,
+        new_id=uuid4,
+    )
+
+
+async def get(
+    referral_id: str, uow: InMemoryUnitOfWork, caller: Principal = COORDINATOR
+) -> Referral:
+    return await handlers.get_referral(
+        GetReferral(referral_id), uow, caller=caller, denials=InMemoryDeniedAccessLog(uow.store)
+    )
 
 
 # -- create ---------------------------------------------------------------
@@ -178,14 +219,14 @@ async def test_get_returns_the_stored_referral(
 ) -> None:
     created = await create(create_command, uow, clock)
 
-    found = await handlers.get_referral(GetReferral(str(created.referral_id)), uow)
+    found = await get(str(created.referral_id), uow)
 
     assert found == created
 
 
 async def test_get_of_an_unknown_referral_is_not_found(uow: InMemoryUnitOfWork) -> None:
     with pytest.raises(NotFound):
-        await handlers.get_referral(GetReferral(str(uuid4())), uow)
+        await get(str(uuid4()), uow)
 
 
 @pytest.mark.parametrize(
@@ -195,7 +236,7 @@ async def test_get_needs_a_uuid(
     uow: InMemoryUnitOfWork, referral_id: str, description: str
 ) -> None:
     with pytest.raises(InvalidArgument) as caught:
-        await handlers.get_referral(GetReferral(referral_id), uow)
+        await get(referral_id, uow)
 
     assert caught.value.violations == [FieldViolation("referral_id", description)]
 
@@ -205,15 +246,25 @@ async def test_get_needs_a_uuid(
 LIMITS = PageLimits(default_size=3, max_size=5)
 
 
-async def list_page(uow: InMemoryUnitOfWork, **query: object) -> ReferralPage:
-    return await handlers.list_referrals(ListReferrals(**query), uow, limits=LIMITS)  # type: ignore[arg-type]
+async def list_page(
+    uow: InMemoryUnitOfWork, caller: Principal = COORDINATOR, **query: object
+) -> ReferralPage:
+    return await handlers.list_referrals(
+        ListReferrals(**query),  # type: ignore[arg-type]
+        uow,
+        caller=caller,
+        denials=InMemoryDeniedAccessLog(uow.store),
+        limits=LIMITS,
+    )
 
 
-async def list_all(uow: InMemoryUnitOfWork, **query: object) -> list[list[Referral]]:
+async def list_all(
+    uow: InMemoryUnitOfWork, caller: Principal = COORDINATOR, **query: object
+) -> list[list[Referral]]:
     pages: list[list[Referral]] = []
     token = ""
     while True:
-        page = await list_page(uow, page_token=token, **query)
+        page = await list_page(uow, caller, page_token=token, **query)
         pages.append(page.referrals)
         token = page.next_page_token
         if not token:
@@ -256,12 +307,7 @@ async def test_ties_in_create_time_are_broken_by_referral_id(
     make_command: CommandBuilder, uow: InMemoryUnitOfWork
 ) -> None:
     same_instant = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-    created = [
-        await handlers.create_referral(
-            make_command(), uow, clock=lambda: same_instant, new_id=uuid4
-        )
-        for _ in range(5)
-    ]
+    created = [await create(make_command(), uow, lambda: same_instant) for _ in range(5)]
 
     pages = await list_all(uow, page_size=2)
 
@@ -330,3 +376,214 @@ async def test_a_page_token_only_works_with_its_own_filters(
         await list_page(uow, page_token=first.next_page_token)
 
     assert [v.field for v in caught.value.violations] == ["page_token"]
+
+
+# -- access and audit -------------------------------------------------------
+
+MEMBER = synthetic_principal("member-synthetic-001", (Role.MEMBER,), None)
+OTHER_MEMBER = synthetic_principal("member-synthetic-002", (Role.MEMBER,), None)
+SUPPORTER = synthetic_principal("supporter-test-7", (Role.PEER_SUPPORTER,))
+ELSEWHERE = synthetic_principal("coordinator-test-2", organization_id="program-elsewhere-test")
+
+
+async def test_a_create_is_audited_in_its_own_commit(
+    create_command: CreateReferral, uow: InMemoryUnitOfWork, store: InMemoryStore, clock: Clock
+) -> None:
+    referral = await create(create_command, uow, clock, SUPPORTER)
+
+    assert store.commits == 1
+    assert store.audited == [
+        Access(CREATE, str(referral.referral_id), "member-synthetic-001", PurposeOfUse.HOPERAT)
+    ]
+    assert store.denied == []
+
+
+async def test_a_retry_is_audited_as_a_repeated_create(
+    create_command: CreateReferral, uow: InMemoryUnitOfWork, store: InMemoryStore, clock: Clock
+) -> None:
+    await create(create_command, uow, clock)
+    await create(create_command, uow, clock)
+
+    assert [(a.action, a.reason) for a in store.audited] == [
+        (CREATE, None),
+        (CREATE, "repeated request"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("caller", "reason"),
+    [
+        (
+            synthetic_principal(
+                "supporter-test-7", (Role.PEER_SUPPORTER,), "program-elsewhere-test"
+            ),
+            "requester.organization_id must be the caller's organization",
+        ),
+        (MEMBER, "requires scope referrals.write"),
+        (
+            synthetic_principal(roles=(Role.ADMIN,), scopes=frozenset(ALL_SCOPES)),
+            "role admin cannot create referrals",
+        ),
+    ],
+)
+async def test_a_refused_create_writes_nothing_but_the_denial(
+    create_command: CreateReferral,
+    uow: InMemoryUnitOfWork,
+    store: InMemoryStore,
+    clock: Clock,
+    caller: Principal,
+    reason: str,
+) -> None:
+    with pytest.raises(PermissionDenied) as caught:
+        await create(create_command, uow, clock, caller)
+
+    assert caught.value.message == reason
+    assert (store.referrals, store.published, store.audited, store.commits) == ({}, [], [], 0)
+    assert store.denied == [Access(CREATE, None, "member-synthetic-001", ANY, reason)]
+
+
+async def test_an_invalid_create_is_not_an_access_to_audit(
+    make_command: CommandBuilder, uow: InMemoryUnitOfWork, store: InMemoryStore, clock: Clock
+) -> None:
+    with pytest.raises(InvalidArgument):
+        await create(make_command(reason=""), uow, clock)
+
+    assert (store.audited, store.denied) == ([], [])
+
+
+async def test_a_member_reads_their_own_referral_and_the_read_is_audited(
+    create_command: CreateReferral, uow: InMemoryUnitOfWork, store: InMemoryStore, clock: Clock
+) -> None:
+    created = await create(create_command, uow, clock)
+
+    found = await get(str(created.referral_id), uow, MEMBER)
+
+    assert found == created
+    assert store.audited[-1] == Access(
+        READ, str(created.referral_id), "member-synthetic-001", PurposeOfUse.PATRQT
+    )
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        OTHER_MEMBER,
+        ELSEWHERE,
+        synthetic_principal(roles=(Role.ADMIN,), scopes=frozenset(ALL_SCOPES)),
+    ],
+    ids=["another member", "another program", "an administrator with every scope"],
+)
+async def test_someone_elses_referral_is_not_found_and_the_attempt_audited(
+    create_command: CreateReferral,
+    uow: InMemoryUnitOfWork,
+    store: InMemoryStore,
+    clock: Clock,
+    caller: Principal,
+) -> None:
+    created = await create(create_command, uow, clock)
+
+    with pytest.raises(NotFound):
+        await get(str(created.referral_id), uow, caller)
+
+    assert store.denied == [
+        Access(
+            READ,
+            str(created.referral_id),
+            "member-synthetic-001",
+            ANY,
+            "not visible to the caller",
+        )
+    ]
+    assert [a.action for a in store.audited] == [CREATE]
+
+
+async def test_probing_an_unknown_id_is_audited_too(
+    uow: InMemoryUnitOfWork, store: InMemoryStore
+) -> None:
+    referral_id = str(uuid4())
+
+    with pytest.raises(NotFound):
+        await get(referral_id, uow, OTHER_MEMBER)
+
+    assert store.denied == [
+        Access(READ, referral_id, None, PurposeOfUse.PATRQT, "no such referral")
+    ]
+
+
+async def test_reading_without_the_scope_is_permission_denied(
+    create_command: CreateReferral, uow: InMemoryUnitOfWork, store: InMemoryStore, clock: Clock
+) -> None:
+    created = await create(create_command, uow, clock)
+    no_scope = synthetic_principal(scopes=frozenset({"referrals.write"}))
+
+    with pytest.raises(PermissionDenied):
+        await get(str(created.referral_id), uow, no_scope)
+    with pytest.raises(PermissionDenied):
+        await list_page(uow, no_scope)
+
+    assert [(a.action, a.reason) for a in store.denied] == [
+        (READ, "requires scope referrals.read"),
+        (LIST, "requires scope referrals.read"),
+    ]
+
+
+async def test_a_list_holds_only_visible_referrals_in_full_pages(
+    make_command: CommandBuilder, uow: InMemoryUnitOfWork, store: InMemoryStore, clock: Clock
+) -> None:
+    theirs = await seed(4, make_command, uow, clock, subject_member_id="member-synthetic-001")
+    await seed(5, make_command, uow, clock, subject_member_id="member-synthetic-002")
+    before = len(store.audited)
+
+    pages = await list_all(uow, MEMBER)
+
+    assert [len(p) for p in pages] == [3, 1]
+    assert [r.referral_id for p in pages for r in p] == [r.referral_id for r in reversed(theirs)]
+    assert [(a.action, a.referral_id) for a in store.audited[before:]] == [
+        (LIST, str(r.referral_id)) for r in reversed(theirs)
+    ]
+
+
+async def test_a_member_naming_another_member_gets_an_empty_page_and_a_denial(
+    make_command: CommandBuilder, uow: InMemoryUnitOfWork, store: InMemoryStore, clock: Clock
+) -> None:
+    await seed(2, make_command, uow, clock, subject_member_id="member-synthetic-002")
+
+    page = await list_page(uow, MEMBER, subject_member_id="member-synthetic-002")
+
+    assert page == ReferralPage(referrals=[], next_page_token="")
+    assert store.denied == [
+        Access(
+            LIST, None, "member-synthetic-002", PurposeOfUse.PATRQT, "another member's referrals"
+        )
+    ]
+
+
+async def test_a_coordinator_lists_only_their_programs_referrals(
+    make_command: CommandBuilder, uow: InMemoryUnitOfWork, clock: Clock
+) -> None:
+    ours = await seed(3, make_command, uow, clock)
+    elsewhere = make_command(
+        requester=PartyInput(
+            "peer_support_program", "program-elsewhere-test", "Elsewhere (test)", None
+        )
+    )
+    theirs = [await create(elsewhere, uow, clock, ELSEWHERE) for _ in range(4)]
+
+    assert {r.referral_id for p in await list_all(uow) for r in p} == {r.referral_id for r in ours}
+    assert {r.referral_id for p in await list_all(uow, ELSEWHERE) for r in p} == {
+        r.referral_id for r in theirs
+    }
+
+
+async def test_the_application_takes_the_caller_from_the_call_context(
+    create_command: CreateReferral, store: InMemoryStore
+) -> None:
+    application = bootstrap(lambda: InMemoryUnitOfWork(store), InMemoryDeniedAccessLog(store))
+
+    with pytest.raises(Unauthenticated):
+        await application.create_referral(create_command)
+    with principal_context(SUPPORTER, peer="ipv4:10.0.0.9:5555"):
+        created = await application.create_referral(create_command)
+        await application.get_referral(GetReferral(str(created.referral_id)))
+    with principal_context(OTHER_MEMBER), pytest.raises(NotFound):
+        await application.get_referral(GetReferral(str(created.referral_id)))

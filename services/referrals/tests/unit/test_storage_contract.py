@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -19,6 +20,7 @@ from peerbridge_referrals.adapters.in_memory import InMemoryStore, InMemoryUnitO
 from peerbridge_referrals.adapters.postgres_unit_of_work import PostgresUnitOfWork
 from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.adapters.schema import migrate, referrals_migrations
+from peerbridge_referrals.domain.access_rules import Visibility
 from peerbridge_referrals.domain.commands import CreateReferral, PartyInput
 from peerbridge_referrals.domain.events import DomainEvent
 from peerbridge_referrals.domain.model import Referral, open_referral
@@ -274,6 +276,37 @@ class StorageContract:
         assert set(by_member) == {mine.referral_id, mine_accepted.referral_id}
         assert set(by_status) == {mine.referral_id, theirs.referral_id}
         assert by_both == [mine_accepted.referral_id]
+
+    async def test_listing_returns_only_what_the_caller_may_see(
+        self, uow_factory: UowFactory, make_command: CommandBuilder
+    ) -> None:
+        elsewhere = PartyInput("peer_support_program", "program-q", "Program Q (test)", "supp-q")
+        about_a = a_referral(make_command, subject_member_id="member-synthetic-a")
+        requested_by_q = a_referral(make_command, requester=elsewhere)
+        to_clinic_r = a_referral(
+            make_command,
+            requester=elsewhere,
+            recipient=PartyInput("clinic", "clinic-r", "Clinic R (test)"),
+        )
+        await store(uow_factory, about_a, requested_by_q, to_clinic_r)
+
+        def visible(**sets: frozenset[Any]) -> Awaitable[list[UUID]]:
+            return listing(uow_factory, ReferralFilter(visible_to=Visibility(**sets)))
+
+        assert await visible() == []
+        assert await visible(member_ids=frozenset({"member-synthetic-a"})) == [about_a.referral_id]
+        assert set(await visible(requests_of=frozenset({("program-q", "supp-q")}))) == {
+            requested_by_q.referral_id,
+            to_clinic_r.referral_id,
+        }
+        assert await visible(requests_of=frozenset({("program-p", "supp-q")})) == []
+        assert await visible(organization_ids=frozenset({"clinic-r"})) == [to_clinic_r.referral_id]
+        assert set(
+            await visible(
+                member_ids=frozenset({"member-synthetic-a"}),
+                organization_ids=frozenset({"clinic-r"}),
+            )
+        ) == {about_a.referral_id, to_clinic_r.referral_id}
 
 
 class TestInMemoryStorage(StorageContract):

@@ -35,8 +35,10 @@ ALL_SCOPES = frozenset(
 # Least privilege: an administrator manages people and access, not clinical records.
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.MEMBER: frozenset({PEOPLE_READ, PEOPLE_WRITE, REFERRALS_READ}),
+    # qualifications.write: a supporter records their own certification (identity's rules
+    # keep it to their own, pending until someone else verifies it).
     Role.PEER_SUPPORTER: frozenset(
-        {PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE, QUALIFICATIONS_READ}
+        {PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE, QUALIFICATIONS_READ, QUALIFICATIONS_WRITE}
     ),
     Role.CLINICIAN: frozenset({PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE}),
     Role.COORDINATOR: frozenset(

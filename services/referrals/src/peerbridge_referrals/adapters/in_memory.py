@@ -15,6 +15,7 @@ from uuid import UUID
 
 from ..domain.events import DomainEvent
 from ..domain.model import Referral
+from ..service_layer.audit import Access, DeniedAccessLog
 from ..service_layer.repository import (
     Cursor,
     DuplicateRequestId,
@@ -31,6 +32,9 @@ class InMemoryStore:
 
     referrals: dict[UUID, Referral] = field(default_factory=dict)
     published: list[DomainEvent] = field(default_factory=list)
+    # The audit trail: allowed accesses as they commit, refusals at once.
+    audited: list[Access] = field(default_factory=list)
+    denied: list[Access] = field(default_factory=list)
     commits: int = 0
     # Request ids inserted by open units of work; each future says whether its
     # owner committed.
@@ -93,6 +97,8 @@ def _matches(referral: Referral, where: ReferralFilter, after: Cursor | None) ->
         return False
     if where.status is not None and referral.status is not where.status:
         return False
+    if where.visible_to is not None and not where.visible_to.admits(referral):
+        return False
     return after is None or listing_order_key(referral) < (after.create_time, after.referral_id)
 
 
@@ -103,23 +109,39 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.store = store
         self.referrals = InMemoryReferralRepository(store)
         self._pending_events: list[DomainEvent] = []
+        self._pending_accesses: list[Access] = []
 
     async def _begin(self) -> None:
         self.referrals = InMemoryReferralRepository(self.store)
-        self._pending_events = []
+        self._forget_pending()
 
     async def _end(self) -> None:
         self.referrals.settle_claims(committed=False)
+        self._forget_pending()
+
+    def _forget_pending(self) -> None:
         self.referrals.added = {}
         self._pending_events = []
+        self._pending_accesses = []
 
     async def publish(self, event: DomainEvent) -> None:
         self._pending_events.append(event)
+
+    async def record_access(self, access: Access) -> None:
+        self._pending_accesses.append(access)
 
     async def commit(self) -> None:
         self.store.referrals.update(self.referrals.added)
         self.referrals.settle_claims(committed=True)
         self.store.published.extend(self._pending_events)
+        self.store.audited.extend(self._pending_accesses)
         self.store.commits += 1
-        self.referrals.added = {}
-        self._pending_events = []
+        self._forget_pending()
+
+
+class InMemoryDeniedAccessLog(DeniedAccessLog):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    async def record_denied(self, access: Access) -> None:
+        self.store.denied.append(access)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ..domain.access_rules import Visibility
 from ..domain.model import Referral
 from ..service_layer.repository import (
     Cursor,
@@ -67,6 +69,8 @@ class PostgresReferralRepository(ReferralRepository):
             conditions.append(f"subject_member_id = {argument(where.subject_member_id)}")
         if where.status is not None:
             conditions.append(f"status = {argument(where.status.value)}")
+        if where.visible_to is not None:
+            conditions.append(_visibility_condition(where.visible_to, argument))
         if after is not None:
             # A row comparison, so the (create_time, referral_id) indexes serve the keyset.
             conditions.append(
@@ -84,3 +88,21 @@ class PostgresReferralRepository(ReferralRepository):
     def _referral(self, row: asyncpg.Record) -> Referral:
         reason = self._cipher.open(row["referral_id"], bytes(row["reason_ciphertext"]))
         return referral_from_row(row, reason)
+
+
+def _visibility_condition(visible: Visibility, argument: Callable[[Any], str]) -> str:
+    """One SQL condition: the referral matches at least one of what the caller may see."""
+    alternatives: list[str] = []
+    if visible.member_ids:
+        alternatives.append(f"subject_member_id = ANY({argument(sorted(visible.member_ids))})")
+    for organization, practitioner in sorted(visible.requests_of):
+        alternatives.append(
+            f"(requester_organization_id = {argument(organization)} "
+            f"AND requester_practitioner_id = {argument(practitioner)})"
+        )
+    if visible.organization_ids:
+        organizations = argument(sorted(visible.organization_ids))
+        alternatives.append(f"requester_organization_id = ANY({organizations})")
+        alternatives.append(f"recipient_organization_id = ANY({organizations})")
+    # Seeing nothing is a condition too, never the absence of one.
+    return f"({' OR '.join(alternatives)})" if alternatives else "false"

@@ -8,8 +8,12 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
+from peerbridge_platform.audit import Auditor
+
 from ..domain.events import DomainEvent
+from ..service_layer.audit import Access
 from ..service_layer.unit_of_work import UnitOfWork
+from .audit_trail import SERVICE, record_allowed
 from .postgres_repository import PostgresReferralRepository
 from .reason_cipher import ReasonCipher
 
@@ -21,10 +25,17 @@ EventWriter = Callable[[PoolConnectionProxy, DomainEvent], Awaitable[None]]
 class PostgresUnitOfWork(UnitOfWork):
     referrals: PostgresReferralRepository
 
-    def __init__(self, pool: asyncpg.Pool, cipher: ReasonCipher, write_events: EventWriter) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        cipher: ReasonCipher,
+        write_events: EventWriter,
+        auditor: Auditor | None = None,
+    ) -> None:
         self._pool = pool
         self._cipher = cipher
         self._write_events = write_events
+        self._auditor = auditor or Auditor(SERVICE, pool=pool)
         self._connection: PoolConnectionProxy | None = None
         self._transaction: Transaction | None = None
 
@@ -54,6 +65,9 @@ class PostgresUnitOfWork(UnitOfWork):
 
     async def publish(self, event: DomainEvent) -> None:
         await self._write_events(self._open_connection(), event)
+
+    async def record_access(self, access: Access) -> None:
+        await record_allowed(self._auditor, self._open_connection(), access)
 
     async def commit(self) -> None:
         if self._transaction is None:

@@ -1,9 +1,11 @@
-"""The database schema this service needs: the platform outbox and the referrals tables."""
+"""The database schema this service needs: the platform outbox, the audit log and the
+referrals tables."""
 
 from __future__ import annotations
 
 import asyncpg
 
+from peerbridge_platform.audit import AUDIT_MIGRATIONS
 from peerbridge_platform.migrations import Migration, apply_migrations, load_migrations
 from peerbridge_platform.outbox import OUTBOX_MIGRATIONS
 
@@ -19,8 +21,9 @@ def referrals_migrations() -> list[Migration]:
 
 
 def all_migrations() -> list[Migration]:
-    """The outbox's migrations first (our writes depend on them), then ours."""
-    return [*OUTBOX_MIGRATIONS, *referrals_migrations()]
+    """The outbox's and the audit log's migrations first (our writes depend on them), then
+    ours."""
+    return [*OUTBOX_MIGRATIONS, *AUDIT_MIGRATIONS, *referrals_migrations()]
 
 
 def before_plain_reason_drop() -> list[Migration]:

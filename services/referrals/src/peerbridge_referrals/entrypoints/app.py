@@ -1,10 +1,13 @@
 """The referrals process: start everything in order, serve, and stop in reverse order.
 
-Start: PostgreSQL pool → migrations (outbox, then ours; plain-text reasons
-are sealed before their column goes, and reasons under a retired key are
-resealed) → Kafka ready and topics present → outbox relay → gRPC server
-(NOT_SERVING) → SERVING once PostgreSQL and Kafka both answer, re-checked
-for as long as it runs.
+Start: PostgreSQL pool → migrations (outbox, audit log, then ours; plain-text
+reasons are sealed before their column goes, and reasons under a retired key
+are resealed) → Kafka ready and topics present → outbox relay → gRPC server
+(NOT_SERVING), every call but health and reflection needing a verified access
+token → SERVING once PostgreSQL and Kafka both answer, re-checked for as long
+as it runs. Identity, whose keys verify tokens, is watched and logged but does
+not decide readiness: while it is down, calls are refused as UNAUTHENTICATED
+and everything else keeps working.
 Stop: NOT_SERVING, in-flight calls drain for the grace period, the relay
 finishes its batch, the pool closes.
 """
@@ -17,7 +20,9 @@ import contextlib
 import asyncpg
 
 from peerbridge_platform import tracing
-from peerbridge_platform.grpc import GrpcServer, start_server
+from peerbridge_platform.auth import JwksSource, identity_jwks_source
+from peerbridge_platform.grpc import GrpcServer, create_channel, start_server
+from peerbridge_platform.grpc.auth_interceptor import authenticated_server_interceptors
 from peerbridge_platform.kafka import ensure_topics, wait_for_kafka
 from peerbridge_platform.logging import get_logger
 from peerbridge_platform.outbox import OutboxRelay
@@ -26,24 +31,32 @@ from ..adapters.database import open_pool
 from ..adapters.kafka_topics import topic_specs
 from ..adapters.reason_cipher import ReasonCipher
 from ..adapters.reason_sealing import upgrade_database
-from ..bootstrap import bootstrap, postgres_units_of_work
+from ..bootstrap import bootstrap, postgres_denials, postgres_units_of_work, token_verifier
 from ..config import ReferralsSettings
 from ..service_layer.pagination import PageLimits
 from .grpc_server import referrals_registration
-from .readiness import Readiness, keep_health_current, stop_watching
+from .readiness import Readiness, keep_health_current, stop_watching, watch_identity
 
 log = get_logger(__name__)
 
 RELAY_NAME = "referrals"
-# How often health is re-checked against PostgreSQL and Kafka.
+# How often health is re-checked against PostgreSQL and Kafka (and identity is looked at).
 READINESS_INTERVAL_S = 5.0
+# Each call to identity (for its keys, or its health) gets this long.
+IDENTITY_TIMEOUT_S = 5.0
 
 
 class ReferralsProcess:
-    """Owns what the process started; `stop()` undoes whatever `start()` got through."""
+    """Owns what the process started; `stop()` undoes whatever `start()` got through.
 
-    def __init__(self, settings: ReferralsSettings) -> None:
+    `jwks_source` replaces identity's keys (tests sign tokens with a key set of their own).
+    """
+
+    def __init__(
+        self, settings: ReferralsSettings, *, jwks_source: JwksSource | None = None
+    ) -> None:
         self._settings = settings
+        self._jwks_source = jwks_source
         self._cleanup = contextlib.AsyncExitStack()
         self.server: GrpcServer | None = None
 
@@ -68,11 +81,17 @@ class ReferralsProcess:
         await relay.start()
         self._cleanup.push_async_callback(_stop_relay, relay)
 
+        jwks_source = self._jwks_source or self._identity_keys()
         application = bootstrap(
             postgres_units_of_work(pool, cipher),
+            postgres_denials(pool),
             page_limits=PageLimits(settings.page_size_default, settings.page_size_max),
         )
-        server = await start_server(settings.grpc_listen, [referrals_registration(application)])
+        server = await start_server(
+            settings.grpc_listen,
+            [referrals_registration(application)],
+            interceptors=authenticated_server_interceptors(token_verifier(settings, jwks_source)),
+        )
         self.server = server
         self._cleanup.push_async_callback(server.stop, settings.grpc_grace_s)
 
@@ -83,6 +102,19 @@ class ReferralsProcess:
             name="referrals-readiness",
         )
         self._cleanup.push_async_callback(stop_watching, watcher)
+
+    def _identity_keys(self) -> JwksSource:
+        """Identity's JWKS over gRPC, fetched on first use; its reachability is logged."""
+        channel = create_channel(
+            self._settings.identity_target, default_timeout_s=IDENTITY_TIMEOUT_S
+        )
+        self._cleanup.push_async_callback(channel.close)
+        watcher = asyncio.create_task(
+            watch_identity(channel, self._settings.identity_target, READINESS_INTERVAL_S),
+            name="referrals-identity-watch",
+        )
+        self._cleanup.push_async_callback(stop_watching, watcher)
+        return identity_jwks_source(channel, timeout_s=IDENTITY_TIMEOUT_S)
 
     async def stop(self) -> None:
         await self._cleanup.aclose()

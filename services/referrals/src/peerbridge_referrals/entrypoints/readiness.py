@@ -1,4 +1,8 @@
-"""Readiness: SERVING only while PostgreSQL and Kafka both answer."""
+"""Readiness: SERVING only while PostgreSQL and Kafka both answer.
+
+Identity is only watched: while it is down, tokens cannot be verified, but
+nothing else this service does needs it, so it is logged, not reported.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import asyncio
 import contextlib
 
 import asyncpg
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from peerbridge_platform.grpc import GrpcServer
 from peerbridge_platform.kafka import KafkaUnavailable, wait_for_kafka
@@ -63,3 +69,24 @@ async def stop_watching(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def watch_identity(channel: grpc.aio.Channel, target: str, interval_s: float) -> None:
+    """Log when identity (whose keys verify every caller's token) stops or starts answering."""
+    health = health_pb2_grpc.HealthStub(channel)
+    answering: bool | None = None
+    while True:
+        try:
+            response = await health.Check(health_pb2.HealthCheckRequest(), timeout=CHECK_TIMEOUT_S)
+            now_answering = response.status == health_pb2.HealthCheckResponse.SERVING
+        except grpc.aio.AioRpcError:
+            now_answering = False
+        if now_answering and answering is not True:
+            log.info("identity answering: access tokens can be verified", target=target)
+        elif not now_answering and answering is not False:
+            log.warning(
+                "identity not answering: calls are refused (UNAUTHENTICATED) until it does",
+                target=target,
+            )
+        answering = now_answering
+        await asyncio.sleep(interval_s)

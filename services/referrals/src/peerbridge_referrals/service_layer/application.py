@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from peerbridge_platform.auth.context import require_principal
+
 from ..domain.commands import CreateReferral
 from ..domain.model import Referral
 from . import handlers
+from .audit import DeniedAccessLog
 from .pagination import PageLimits
 from .queries import GetReferral, ListReferrals, ReferralPage
 from .unit_of_work import UnitOfWork
@@ -15,20 +18,38 @@ from .unit_of_work import UnitOfWork
 
 @dataclass(frozen=True)
 class ReferralsApplication:
-    """Each call gets a fresh unit of work, so concurrent calls never share a transaction."""
+    """Each call gets a fresh unit of work, so concurrent calls never share a transaction.
+
+    The caller is the verified principal of the current call (set by the
+    authentication interceptor), never anyone named in the request.
+    """
 
     uow_factory: Callable[[], UnitOfWork]
+    denials: DeniedAccessLog
     clock: handlers.Clock
     new_id: handlers.IdFactory
     page_limits: PageLimits
 
     async def create_referral(self, command: CreateReferral) -> Referral:
         return await handlers.create_referral(
-            command, self.uow_factory(), clock=self.clock, new_id=self.new_id
+            command,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            clock=self.clock,
+            new_id=self.new_id,
         )
 
     async def get_referral(self, query: GetReferral) -> Referral:
-        return await handlers.get_referral(query, self.uow_factory())
+        return await handlers.get_referral(
+            query, self.uow_factory(), caller=require_principal(), denials=self.denials
+        )
 
     async def list_referrals(self, query: ListReferrals) -> ReferralPage:
-        return await handlers.list_referrals(query, self.uow_factory(), limits=self.page_limits)
+        return await handlers.list_referrals(
+            query,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            limits=self.page_limits,
+        )

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
-from peerbridge_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound
+from peerbridge_platform.audit.model import PurposeOfUse
+from peerbridge_platform.auth.authorization import require_scopes
+from peerbridge_platform.auth.principal import Principal
+from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
+from peerbridge_platform.errors import (
+    Conflict,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from peerbridge_platform.logging import get_logger
 
+from ..domain.access_rules import create_refusal, purpose_of_use, visibility_for
 from ..domain.commands import CreateReferral
 from ..domain.model import Referral, ReferralDetails, open_referral
-from ..domain.rules import check_opaque_id, parse_choice, validate_new_referral
+from ..domain.rules import check_opaque_id, is_opaque_id, parse_choice, validate_new_referral
 from ..domain.values import Status
+from .audit import CREATE, LIST, READ, Access, DeniedAccessLog
 from .pagination import PageLimits, decode_page_token, encode_page_token
 from .queries import GetReferral, ListReferrals, ReferralPage
 from .repository import Cursor, DuplicateRequestId, ReferralFilter
@@ -25,30 +38,52 @@ log = get_logger(__name__)
 
 
 async def create_referral(
-    command: CreateReferral, uow: UnitOfWork, *, clock: Clock, new_id: IdFactory
+    command: CreateReferral,
+    uow: UnitOfWork,
+    *,
+    caller: Principal,
+    denials: DeniedAccessLog,
+    clock: Clock,
+    new_id: IdFactory,
 ) -> Referral:
-    """Create a referral, or return the one an earlier call with this request id created."""
+    """Create a referral, or return the one an earlier call with this request id created.
+
+    Checked in order: the token's scope, the request's values, then whether the
+    caller may create this referral (its own organization, its own name).
+    """
+    purpose = purpose_of_use(caller)
+    claimed_member = command.subject_member_id if is_opaque_id(command.subject_member_id) else None
+    await _require_scope(
+        caller, REFERRALS_WRITE, denials, Access(CREATE, None, claimed_member, purpose)
+    )
     details = validate_new_referral(command)
+    refusal = create_refusal(caller, details)
+    if refusal is not None:
+        await denials.record_denied(
+            Access(CREATE, None, details.subject_member_id, purpose, refusal)
+        )
+        raise PermissionDenied(refusal)
     request_id = command.request_id or None
     try:
         async with uow:
             if request_id is not None:
                 existing = await uow.referrals.get_by_request_id(request_id)
                 if existing is not None:
-                    return _same_request(existing, details)
+                    return await _repeat(existing, details, uow, purpose)
             referral, created = open_referral(
                 details, referral_id=new_id(), request_id=request_id, now=clock()
             )
             await uow.referrals.add(referral)
             await uow.publish(created)
+            await uow.record_access(_access(CREATE, referral, purpose))
             await uow.commit()
     except DuplicateRequestId:
         # A concurrent call with this request id committed first: answer with its referral.
         async with uow:
             existing = await uow.referrals.get_by_request_id(command.request_id)
-        if existing is None:
-            raise  # the other referral vanished: nothing sensible to return
-        return _same_request(existing, details)
+            if existing is not None:
+                return await _repeat(existing, details, uow, purpose)
+        raise  # the other referral vanished: nothing sensible to return
     log.info(
         "referral created",
         referral_id=str(referral.referral_id),
@@ -59,19 +94,52 @@ async def create_referral(
     return referral
 
 
+async def _repeat(
+    existing: Referral, details: ReferralDetails, uow: UnitOfWork, purpose: PurposeOfUse
+) -> Referral:
+    """The referral an earlier request with the same id and the same details created.
+
+    Equal details, which this caller was allowed to create, show it nothing new.
+    """
+    referral = _same_request(existing, details)
+    await uow.record_access(_access(CREATE, referral, purpose, "repeated request"))
+    await uow.commit()
+    return referral
+
+
 def _same_request(existing: Referral, details: ReferralDetails) -> Referral:
     if existing.details != details:
         raise Conflict("request_id was already used for a different referral")
     return existing
 
 
-async def get_referral(query: GetReferral, uow: UnitOfWork) -> Referral:
+async def get_referral(
+    query: GetReferral, uow: UnitOfWork, *, caller: Principal, denials: DeniedAccessLog
+) -> Referral:
+    """The referral, if the caller may see it; NOT_FOUND alike whether it is missing or
+    someone else's, since its existence is itself sensitive."""
     referral_id = _parse_referral_id(query.referral_id)
+    purpose = purpose_of_use(caller)
+    await _require_scope(
+        caller, REFERRALS_READ, denials, Access(READ, str(referral_id), None, purpose)
+    )
     async with uow:
         referral = await uow.referrals.get(referral_id)
-    if referral is None:
-        raise NotFound(f"referral {referral_id} not found")
-    return referral
+        if referral is not None and visibility_for(caller).admits(referral):
+            await uow.record_access(_access(READ, referral, purpose))
+            await uow.commit()
+            return referral
+    # Probing for ids is worth a record too, so a missing referral is audited as well.
+    await denials.record_denied(
+        Access(
+            READ,
+            str(referral_id),
+            referral.subject_member_id if referral is not None else None,
+            purpose,
+            "not visible to the caller" if referral is not None else "no such referral",
+        )
+    )
+    raise NotFound(f"referral {referral_id} not found")
 
 
 def _parse_referral_id(value: str) -> UUID:
@@ -85,16 +153,40 @@ def _parse_referral_id(value: str) -> UUID:
 
 
 async def list_referrals(
-    query: ListReferrals, uow: UnitOfWork, *, limits: PageLimits
+    query: ListReferrals,
+    uow: UnitOfWork,
+    *,
+    caller: Principal,
+    denials: DeniedAccessLog,
+    limits: PageLimits,
 ) -> ReferralPage:
-    """One page, newest first; the token of the next page is empty on the last one."""
+    """One page of what the caller may see, newest first; the token of the next page is
+    empty on the last one. Asking for another member's referrals returns an empty page."""
     where = _parse_filter(query)
+    purpose = purpose_of_use(caller)
+    await _require_scope(
+        caller, REFERRALS_READ, denials, Access(LIST, None, where.subject_member_id, purpose)
+    )
+    visible = visibility_for(caller)
+    if where.subject_member_id is not None and not visible.may_cover_member(
+        where.subject_member_id
+    ):
+        await denials.record_denied(
+            Access(LIST, None, where.subject_member_id, purpose, "another member's referrals")
+        )
+        return ReferralPage(referrals=[], next_page_token="")
     size = limits.size_for(query.page_size)
     after = decode_page_token(query.page_token, where)
     async with uow:
         # One more than asked tells whether another page follows.
-        found = await uow.referrals.list(where, after=after, limit=size + 1)
-    page = found[:size]
+        found = await uow.referrals.list(
+            replace(where, visible_to=visible), after=after, limit=size + 1
+        )
+        page = found[:size]
+        for referral in page:
+            await uow.record_access(_access(LIST, referral, purpose))
+        if page:
+            await uow.commit()
     next_token = ""
     if len(found) > size:
         last = page[-1]
@@ -117,3 +209,17 @@ def _parse_filter(query: ListReferrals) -> ReferralFilter:
     if violations:
         raise InvalidArgument("the listing request is not valid", violations)
     return ReferralFilter(subject_member_id=query.subject_member_id, status=status)
+
+
+async def _require_scope(
+    caller: Principal, scope: str, denials: DeniedAccessLog, attempt: Access
+) -> None:
+    if scope not in caller.scopes:
+        await denials.record_denied(replace(attempt, reason=f"requires scope {scope}"))
+        require_scopes(caller, scope)
+
+
+def _access(
+    action: str, referral: Referral, purpose: PurposeOfUse, reason: str | None = None
+) -> Access:
+    return Access(action, str(referral.referral_id), referral.subject_member_id, purpose, reason)

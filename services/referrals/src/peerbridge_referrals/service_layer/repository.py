@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from ..domain.access_rules import Visibility
 from ..domain.model import Referral
 from ..domain.values import Status
 
@@ -21,10 +22,15 @@ class DuplicateRequestId(Exception):
 
 @dataclass(frozen=True)
 class ReferralFilter:
-    """Which referrals a listing returns; None means no restriction."""
+    """Which referrals a listing returns; None means no restriction.
+
+    `visible_to` is what the caller may see; the storage applies it in the query
+    itself, so a page is never cut short by filtering after the fact.
+    """
 
     subject_member_id: str | None = None
     status: Status | None = None
+    visible_to: Visibility | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from ..domain.events import DomainEvent
+from .audit import Access
 from .repository import ReferralRepository
 
 
@@ -40,6 +41,10 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def publish(self, event: DomainEvent) -> None:
         """Record `event` with this transaction: it is published if, and only if, it commits."""
+
+    @abc.abstractmethod
+    async def record_access(self, access: Access) -> None:
+        """Audit an allowed access with this transaction: on record if, and only if, it commits."""
 
     @abc.abstractmethod
     async def commit(self) -> None: ...
