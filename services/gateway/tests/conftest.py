@@ -1,16 +1,28 @@
-"""Shared test data for the gateway: synthetic people only."""
+"""Shared test data for the gateway: synthetic people only, and access tokens signed as
+identity signs them (with a test key set)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
+from peerbridge_platform.auth import KeySet, Role, SigningKey, issue_access_token
+from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
 from peerbridge_platform.crypto import new_key_entry
 
 ReferralBody = Callable[..., dict[str, Any]]
+# The synthetic referrals' requesting program, and a clinic that is never party to them.
+TEST_PROGRAM = "program-test-harbour"
+OTHER_CLINIC = "clinic-test-elsewhere"
+PROBLEM = "application/problem+json"
+REALM = 'Bearer realm="peerbridge"'
 
 
 def synthetic_referral(member: str | None = None, **changes: Any) -> dict[str, Any]:
@@ -45,3 +57,62 @@ def referral_body() -> ReferralBody:
 def encryption_keys() -> str:
     """A PEERBRIDGE_ENCRYPTION_KEYS value with one fresh key, for this test run only."""
     return new_key_entry("test1")
+
+
+@dataclass
+class TokenMinter:
+    """Signs access tokens as identity would. By default the caller is a coordinator of the
+    synthetic referrals' program, holding the referral scopes."""
+
+    key_set: KeySet
+    issuer: str
+    audience: str
+
+    def mint(
+        self,
+        scopes: Iterable[str] = (REFERRALS_READ, REFERRALS_WRITE),
+        subject: str = "person-test-coordinator",
+        roles: Iterable[Role] = (Role.COORDINATOR,),
+        organization_id: str | None = TEST_PROGRAM,
+        key: SigningKey | None = None,
+        **overrides: Any,
+    ) -> str:
+        return issue_access_token(
+            key or self.key_set.active,
+            issuer=overrides.pop("issuer", self.issuer),
+            audience=overrides.pop("audience", self.audience),
+            subject=subject,
+            roles=roles,
+            scopes=scopes,
+            organization_id=organization_id,
+            **overrides,
+        )
+
+    def bearer(self, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.mint(**claims)}"}
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def unb64(part: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decoded
+
+
+def with_algorithm(token: str, alg: str, signature: str = "") -> str:
+    """`token`'s claims under a header naming `alg` (e.g. "none"), with `signature`."""
+    header, payload, _ = token.split(".")
+    return f"{b64(unb64(header) | {'alg': alg})}.{payload}.{signature}"
+
+
+def refused(response: httpx.Response, *, token_sent: bool = True) -> dict[str, Any]:
+    """Assert a 401 problem with the RFC 6750 challenge; return the problem."""
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == PROBLEM
+    expected = f'{REALM}, error="invalid_token"' if token_sent else REALM
+    assert response.headers["www-authenticate"] == expected
+    body: dict[str, Any] = response.json()
+    assert body["type"].endswith("/unauthenticated")
+    return body

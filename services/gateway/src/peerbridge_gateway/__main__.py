@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -55,6 +56,8 @@ def main() -> int:
     if settings is None:
         return 2
     configure_logging("gateway", settings.log_level, settings.log_format)
+    # Refused tokens are logged by the gateway, rate limited; not once more per token.
+    logging.getLogger("peerbridge_platform.auth.tokens").setLevel(logging.WARNING)
     tracing.install_tracer_provider()
     config = uvicorn.Config(
         create_app(settings),

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
 
+from peerbridge_platform.auth import BearerVerifier, TokenVerifier, identity_jwks_source
 from peerbridge_platform.logging import get_logger
 from peerbridge_platform.migrations import apply_migrations
 
+from .authentication import Authenticator, RateLimitedLog
 from .clients.referrals import ReferralsClient
 from .clients.referrals_grpc import GrpcReferralsClient
+from .clients.tokens import TokenClient
+from .clients.tokens_grpc import GrpcTokenClient, connect_identity
 from .config import GatewaySettings
 from .idempotency import postgres_store
 from .idempotency.guard import GuardPolicy, IdempotencyGuard
@@ -22,11 +27,12 @@ from .idempotency.postgres_store import PostgresIdempotencyStore
 from .idempotency.purge import purge_periodically
 from .idempotency.sealing import ResponseSealer
 from .idempotency.store import IdempotencyStore
+from .jwks_document import CachedJwks
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from .openapi import problems_as_problem_json
 from .problems import ProblemRenderer, install_problem_handlers
 from .resources import GatewayResources, Probe
-from .routes import build_v1_router, health
+from .routes import auth, build_v1_router, health, jwks
 
 log = get_logger(__name__)
 
@@ -36,9 +42,12 @@ _MAX_PROBE_TIMEOUT_S = 1.5
 DESCRIPTION = """
 The PeerBridge HTTP API for partner apps.
 
-Errors are RFC 9457 problem details (`application/problem+json`). Every POST
-honours an optional `Idempotency-Key` header. Lists are paged with an opaque
-`cursor`: pass the previous page's `next_cursor`, with the same filters.
+Every `/v1` route needs an access token (`Authorization: Bearer <token>`) from
+`POST /v1/auth/token`, holding the scopes the route names. Errors are RFC 9457
+problem details (`application/problem+json`), except the OAuth2 errors of the
+`/v1/auth` endpoints (RFC 6749 §5.2). Every POST but `/v1/auth/*` honours an
+optional `Idempotency-Key` header. Lists are paged with an opaque `cursor`:
+pass the previous page's `next_cursor`, with the same filters.
 """
 
 
@@ -54,9 +63,12 @@ def create_app(
     *,
     referrals: ReferralsClient | None = None,
     idempotency_store: IdempotencyStore | None = None,
+    tokens: TokenClient | None = None,
+    token_verifier: BearerVerifier | None = None,
 ) -> FastAPI:
-    """The gateway app. Its lifespan connects what is not given: the referrals service over
-    gRPC and the gateway's database (applying its migrations)."""
+    """The gateway app. Its lifespan connects what is not given: the referrals and identity
+    services over gRPC (identity's JWKS verifies access tokens) and the gateway's database
+    (applying its migrations)."""
     renderer = ProblemRenderer(settings.problem_type_base)
 
     @contextlib.asynccontextmanager
@@ -72,12 +84,19 @@ def create_app(
                 if referrals is not None
                 else await stack.enter_async_context(_grpc_referrals(settings))
             )
+            identity = await stack.enter_async_context(_identity(settings, tokens, token_verifier))
             purge = asyncio.create_task(
                 purge_periodically(store, settings.idempotency_purge_interval_s)
             )
             stack.push_async_callback(_cancel, purge)
             app.state.resources = GatewayResources(
                 referrals=client,
+                tokens=identity.tokens,
+                authenticator=Authenticator(
+                    identity.verifier, RateLimitedLog(settings.auth_failure_log_per_minute)
+                ),
+                jwks=CachedJwks(identity.tokens.get_jwks, ttl_s=settings.jwks_cache_s),
+                jwks_cache_s=settings.jwks_cache_s,
                 idempotency=IdempotencyGuard(
                     store,
                     GuardPolicy(
@@ -87,10 +106,18 @@ def create_app(
                     ),
                 ),
                 renderer=renderer,
-                probes=(Probe("database", store.ping), Probe("referrals", client.check_serving)),
+                probes=(
+                    Probe("database", store.ping),
+                    Probe("referrals", client.check_serving),
+                    Probe("identity", identity.tokens.check_serving),
+                ),
                 probe_timeout_s=min(settings.grpc_timeout_s, _MAX_PROBE_TIMEOUT_S),
             )
-            log.info("gateway started", referrals_target=settings.referrals_target)
+            log.info(
+                "gateway started",
+                referrals_target=settings.referrals_target,
+                identity_target=settings.identity_target,
+            )
             yield
             log.info("gateway stopping")
 
@@ -110,6 +137,8 @@ def create_app(
     )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.build_router())
+    app.include_router(jwks.build_router())
+    app.include_router(auth.build_router())
     app.include_router(build_v1_router())
     return app
 
@@ -144,6 +173,35 @@ async def _grpc_referrals(settings: GatewaySettings) -> AsyncIterator[ReferralsC
         yield client
     finally:
         await client.close()
+
+
+@dataclass(frozen=True)
+class _Identity:
+    tokens: TokenClient
+    verifier: BearerVerifier
+
+
+@contextlib.asynccontextmanager
+async def _identity(
+    settings: GatewaySettings, tokens: TokenClient | None, verifier: BearerVerifier | None
+) -> AsyncIterator[_Identity]:
+    """Identity's TokenService and the access token verifier over one channel (unless given)."""
+    if tokens is not None and verifier is not None:
+        yield _Identity(tokens, verifier)
+        return
+    channel = connect_identity(settings.identity_target, timeout_s=settings.grpc_timeout_s)
+    try:
+        yield _Identity(
+            tokens or GrpcTokenClient(channel, timeout_s=settings.grpc_timeout_s),
+            verifier
+            or TokenVerifier(
+                issuer=settings.token_issuer,
+                audience=settings.token_audience,
+                jwks_source=identity_jwks_source(channel, timeout_s=settings.grpc_timeout_s),
+            ),
+        )
+    finally:
+        await channel.close()
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -20,6 +20,8 @@ class GatewaySettings(PlatformSettings, EncryptionSettings):
     shutdown_grace_s: int = Field(default=10, ge=0, le=300)
 
     referrals_target: str = "127.0.0.1:50061"
+    # The identity service: the token endpoints and the keys that verify access tokens.
+    identity_target: str = "127.0.0.1:50062"
     # The deadline of every gRPC call the gateway makes.
     grpc_timeout_s: float = Field(default=5.0, gt=0, le=120)
 
@@ -39,6 +41,15 @@ class GatewaySettings(PlatformSettings, EncryptionSettings):
     # A key claimed this long ago and still unfinished is taken over (its owner died).
     idempotency_lease_s: float = Field(default=60.0, gt=0)
     idempotency_purge_interval_s: float = Field(default=300.0, gt=0)
+
+    # Access tokens must name this issuer (the gateway's public URL) and this audience.
+    token_issuer: str = Field(default="http://127.0.0.1:8000", min_length=1)
+    token_audience: str = Field(default="peerbridge", min_length=1)
+    # How long /.well-known/jwks.json is cached, here and by clients (identity rotates keys
+    # with an overlap far longer than this).
+    jwks_cache_s: int = Field(default=60, ge=0, le=3600)
+    # At most this many failed authentications are logged per reason and minute.
+    auth_failure_log_per_minute: int = Field(default=10, ge=1, le=10_000)
 
     # Problem `type` URIs are this base plus a slug, e.g. `.../validation-error`.
     problem_type_base: str = "https://peerbridge.example/problems/"

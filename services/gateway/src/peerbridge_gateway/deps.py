@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.params import Security as SecurityParam
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from peerbridge_platform.grpc import Caller
 
+from .authentication import SCHEME_NAME, Authenticated, insufficient_scope, missing_scopes
 from .clients.referrals import ReferralsClient
 from .idempotency.http import IdempotentPost
 from .idempotency.keys import HEADER, KEY_RULE, is_valid_key
 from .problems import FieldError, ProblemException
 from .resources import GatewayResources
 
-# Until partner apps authenticate, every caller is this one.
-ANONYMOUS_PARTNER = Caller(principal="partner:anonymous")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -36,17 +37,61 @@ def get_referrals(resources: Resources) -> ReferralsClient:
 Referrals = Annotated[ReferralsClient, Depends(get_referrals)]
 
 
-async def current_caller() -> Caller:
+bearer_scheme = HTTPBearer(
+    scheme_name=SCHEME_NAME,
+    bearerFormat="JWT",
+    description="An access token from `POST /v1/auth/token`, valid for 5 minutes.",
+    auto_error=False,
+)
+# Where a request's verified caller is kept, so that it is verified once.
+_AUTHENTICATED_SCOPE_KEY = "peerbridge.authenticated"
+
+
+async def authenticated(
+    request: Request,
+    resources: Resources,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Authenticated:
+    """The verified caller of this request; 401 without a valid bearer token."""
+    known = request.scope.get(_AUTHENTICATED_SCOPE_KEY)
+    if isinstance(known, Authenticated):
+        return known
+    client_address = request.client.host if request.client else None
+    if credentials is None:
+        raise resources.authenticator.missing(client_address=client_address)
+    token = credentials.credentials
+    principal = await resources.authenticator.authenticate(token, client_address=client_address)
+    result = Authenticated(principal=principal, token=token)
+    request.scope[_AUTHENTICATED_SCOPE_KEY] = result
+    return result
+
+
+async def current_caller(auth: Annotated[Authenticated, Depends(authenticated)]) -> Caller:
     """Who is calling: the authentication seam.
 
-    The `/v1` router applies this one dependency to every route it holds, so
-    verifying bearer tokens here (OAuth2, later) switches authentication on for
-    the whole API at once. Until then every caller is the anonymous partner.
+    The `/v1` router applies this dependency to every route it holds, so no
+    route answers without a verified bearer token. The caller carries the
+    token on to the services, which verify it again.
     """
-    return ANONYMOUS_PARTNER
+    return auth.caller()
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+async def _check_scopes(
+    security_scopes: SecurityScopes, auth: Annotated[Authenticated, Depends(authenticated)]
+) -> None:
+    missing = missing_scopes(auth.principal, tuple(security_scopes.scopes))
+    if missing:
+        raise insufficient_scope(missing)
+
+
+def require_scopes(*scopes: str) -> SecurityParam:
+    """A route dependency: the token holds every one of `scopes`, else 403
+    (`insufficient_scope`). The scopes also appear in the OpenAPI document."""
+    dependency: SecurityParam = Security(_check_scopes, scopes=list(scopes))
+    return dependency
 
 
 async def require_json_body(request: Request) -> None:
@@ -92,6 +137,7 @@ async def idempotent_post(
         )
     return IdempotentPost(
         key=idempotency_key,
+        # Bound to the verified caller: one caller never replays another's response.
         caller=caller.principal or "",
         guard=resources.idempotency,
         renderer=resources.renderer,

@@ -175,6 +175,8 @@ def from_service_error(error: ServiceError) -> ProblemException:
     status = http_status_for(error.code)
     slug, title = _SERVICE_PROBLEMS.get(error.code, ("upstream-error", "Upstream error"))
     headers: dict[str, str] = {}
+    if error.retry_after_s is not None:
+        headers["Retry-After"] = str(error.retry_after_s)
     if status < 500:
         # Meant for the caller: the service's message and its field violations.
         detail: str | None = error.message or None

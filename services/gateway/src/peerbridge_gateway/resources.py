@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .authentication import Authenticator
 from .clients.referrals import ReferralsClient
+from .clients.tokens import TokenClient
 from .idempotency.guard import IdempotencyGuard
+from .jwks_document import CachedJwks
 from .problems import ProblemRenderer
 
 
@@ -21,6 +24,10 @@ class Probe:
 @dataclass(frozen=True)
 class GatewayResources:
     referrals: ReferralsClient
+    tokens: TokenClient
+    authenticator: Authenticator
+    jwks: CachedJwks
+    jwks_cache_s: int
     idempotency: IdempotencyGuard
     renderer: ProblemRenderer
     probes: tuple[Probe, ...]

@@ -1,10 +1,12 @@
 """Real servers for the gateway's integration tests: PostgreSQL databases, the referrals
-service as `make run` starts it (`python -m peerbridge_referrals`), and the gateway itself
-served by uvicorn on a free loopback port."""
+service as `make run` starts it (`python -m peerbridge_referrals`), an issuer of access
+tokens on a real gRPC socket, and the gateway itself served by uvicorn on a free loopback
+port."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -20,13 +22,22 @@ import httpx
 import pytest
 import uvicorn
 
+from peerbridge.identity.v1 import identity_tokens_pb2 as tokens_pb2
+from peerbridge.identity.v1 import identity_tokens_pb2_grpc as tokens_grpc
 from peerbridge_devstack.ports import free_port
 from peerbridge_gateway.app import create_app
 from peerbridge_gateway.config import GatewaySettings
-from peerbridge_platform.grpc import wait_for_serving
+from peerbridge_platform.auth import KeySet, SigningKey
+from peerbridge_platform.grpc import ServiceRegistration, start_server, wait_for_serving
+
+from ..conftest import TokenMinter
 
 REFERRALS_HEALTH_NAME = "peerbridge.referrals.v1.ReferralsService"
+TOKEN_SERVICE = tokens_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name
 STARTUP_TIMEOUT_S = 60.0
+# The settings' defaults, as every process reads them.
+ISSUER = "http://127.0.0.1:8000"
+AUDIENCE = "peerbridge"
 
 
 @asynccontextmanager
@@ -47,6 +58,47 @@ async def fresh_database(admin_url: str) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+class _JwksOnly(tokens_grpc.TokenServiceServicer):
+    """Identity's TokenService as far as token verification needs it: GetJwks."""
+
+    def __init__(self, key_set: KeySet) -> None:
+        self.key_set = key_set
+
+    async def GetJwks(
+        self, request: tokens_pb2.GetJwksRequest, context: object
+    ) -> tokens_pb2.GetJwksResponse:
+        return tokens_pb2.GetJwksResponse(jwks_json=json.dumps(self.key_set.to_jwks()))
+
+
+@dataclass
+class TokenIssuer(TokenMinter):
+    """Signs access tokens and publishes its keys over gRPC, as identity does."""
+
+    target: str = ""
+
+
+@pytest.fixture(scope="module")
+async def token_issuer() -> AsyncIterator[TokenIssuer]:
+    """A TokenService that serves only GetJwks, on a real gRPC socket, with a fresh key set."""
+    servicer = _JwksOnly(KeySet(SigningKey.generate()))
+    server = await start_server(
+        "127.0.0.1:0",
+        [
+            ServiceRegistration(
+                TOKEN_SERVICE,
+                lambda grpc_server: tokens_grpc.add_TokenServiceServicer_to_server(
+                    servicer, grpc_server
+                ),
+            )
+        ],
+    )
+    await server.set_serving()
+    try:
+        yield TokenIssuer(servicer.key_set, ISSUER, AUDIENCE, target=server.address)
+    finally:
+        await server.stop(None)
 
 
 @dataclass
@@ -81,6 +133,7 @@ async def referrals_service(
     postgres_admin_url: str,
     kafka_bootstrap: str,
     encryption_keys: str,
+    token_issuer: TokenIssuer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ReferralsService]:
     """The real referrals service, started as a process on a free port with its own database."""
@@ -93,6 +146,10 @@ async def referrals_service(
             "PEERBRIDGE_GRPC_LISTEN": target,
             "PEERBRIDGE_ENCRYPTION_KEYS": encryption_keys,
             "PEERBRIDGE_LOG_FORMAT": "console",
+            # The same keys as the gateway's: the service verifies the forwarded token again.
+            "PEERBRIDGE_IDENTITY_TARGET": token_issuer.target,
+            "PEERBRIDGE_TOKEN_ISSUER": token_issuer.issuer,
+            "PEERBRIDGE_TOKEN_AUDIENCE": token_issuer.audience,
         }
         service = ReferralsService(target, env, log_path)
         service.start()
@@ -151,17 +208,40 @@ async def serve_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
         await task
 
 
+def gateway_settings(
+    database_url: str,
+    encryption_keys: str,
+    referrals: ReferralsService,
+    issuer: TokenIssuer,
+    **changes: object,
+) -> GatewaySettings:
+    """Settings of a gateway on a free port that calls `referrals` and trusts `issuer`."""
+    settings = GatewaySettings(
+        database_url=database_url,  # type: ignore[arg-type]
+        encryption_keys=encryption_keys,  # type: ignore[arg-type]
+        http_port=free_port(),
+        referrals_target=referrals.target,
+        identity_target=issuer.target,
+        token_issuer=issuer.issuer,
+        token_audience=issuer.audience,
+    )
+    return settings.model_copy(update=changes)
+
+
 @pytest.fixture(scope="module")
 async def gateway(
-    postgres_admin_url: str, referrals_service: ReferralsService, encryption_keys: str
+    postgres_admin_url: str,
+    referrals_service: ReferralsService,
+    token_issuer: TokenIssuer,
+    encryption_keys: str,
 ) -> AsyncIterator[RunningGateway]:
     """The gateway over real HTTP, calling the real referrals service, with its own database."""
     async with fresh_database(postgres_admin_url) as database_url:
-        settings = GatewaySettings(
-            database_url=database_url,  # type: ignore[arg-type]
-            encryption_keys=encryption_keys,  # type: ignore[arg-type]
-            http_port=free_port(),
-            referrals_target=referrals_service.target,
+        settings = gateway_settings(
+            database_url,
+            encryption_keys,
+            referrals_service,
+            token_issuer,
             idempotency_wait_s=20.0,
         )
         async with serve_gateway(settings) as url:
@@ -169,8 +249,13 @@ async def gateway(
 
 
 @pytest.fixture
-async def http(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+async def http(
+    gateway: RunningGateway, token_issuer: TokenIssuer
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway that sends a coordinator's token with the referral scopes."""
+    async with httpx.AsyncClient(
+        base_url=gateway.url, timeout=30, headers=token_issuer.bearer()
+    ) as client:
         yield client
 
 

@@ -247,4 +247,5 @@ async def test_openapi_docs_and_readiness_are_served(http: httpx.AsyncClient) ->
     assert "text/html" in docs.headers["content-type"]
     ready = await http.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "referrals": "ok"}
+    # Identity here is the test issuer's TokenService, a real gRPC server with health.
+    assert ready.json()["checks"] == {"database": "ok", "referrals": "ok", "identity": "ok"}

@@ -14,7 +14,6 @@ import pytest
 from pydantic import SecretStr
 
 from peerbridge_devstack.ports import free_port
-from peerbridge_gateway.config import GatewaySettings
 from peerbridge_gateway.idempotency import postgres_store
 from peerbridge_gateway.idempotency.postgres_store import PostgresIdempotencyStore
 from peerbridge_gateway.idempotency.sealing import ResponseSealer
@@ -22,7 +21,13 @@ from peerbridge_gateway.idempotency.store import KeyScope, StoredResponse
 from peerbridge_platform.crypto import DecryptionFailed, Keyring, new_key_entry
 from peerbridge_platform.migrations import apply_migrations
 
-from .conftest import ReferralsService, RunningGateway, serve_gateway
+from .conftest import (
+    ReferralsService,
+    RunningGateway,
+    TokenIssuer,
+    gateway_settings,
+    serve_gateway,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -70,26 +75,29 @@ async def test_the_stored_response_is_not_plain_text_and_replays(
 
 async def test_replays_survive_a_key_rotation(
     referrals_service: ReferralsService,
+    token_issuer: TokenIssuer,
     new_database: FreshDatabase,
     referral_body: ReferralBody,
 ) -> None:
     old_key, new_key = new_key_entry("old"), new_key_entry("new")
     body, headers = referral_body(reason=REASON), {"Idempotency-Key": str(uuid.uuid4())}
     async with new_database() as database_url:
-        settings = GatewaySettings(
-            database_url=database_url,  # type: ignore[arg-type]
-            encryption_keys=old_key,  # type: ignore[arg-type]
-            http_port=free_port(),
-            referrals_target=referrals_service.target,
-        )
-        async with serve_gateway(settings) as url, httpx.AsyncClient(base_url=url) as http:
+        settings = gateway_settings(database_url, old_key, referrals_service, token_issuer)
+        bearer = token_issuer.bearer()
+        async with (
+            serve_gateway(settings) as url,
+            httpx.AsyncClient(base_url=url, headers=bearer) as http,
+        ):
             first = await http.post("/v1/referrals", json=body, headers=headers)
             assert first.status_code == 201, first.text
 
         rotated = settings.model_copy(
             update={"encryption_keys": SecretStr(f"{new_key},{old_key}"), "http_port": free_port()}
         )
-        async with serve_gateway(rotated) as url, httpx.AsyncClient(base_url=url) as http:
+        async with (
+            serve_gateway(rotated) as url,
+            httpx.AsyncClient(base_url=url, headers=bearer) as http,
+        ):
             again = await http.post("/v1/referrals", json=body, headers=headers)
             fresh_key = str(uuid.uuid4())
             fresh = await http.post(

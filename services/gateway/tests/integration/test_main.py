@@ -43,7 +43,7 @@ async def wait_for_exit(process: subprocess.Popen[bytes], timeout_s: float = 30)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-async def test_not_ready_without_the_referrals_service_and_stops_cleanly(
+async def test_not_ready_without_its_services_and_stops_cleanly(
     new_database: FreshDatabase,
     spawn_process: Spawn,
     tmp_path: Path,
@@ -57,6 +57,7 @@ async def test_not_ready_without_the_referrals_service_and_stops_cleanly(
             "PEERBRIDGE_HTTP_PORT": str(port),
             # Nothing listens there: the referrals service is down.
             "PEERBRIDGE_REFERRALS_TARGET": f"127.0.0.1:{free_port()}",
+            "PEERBRIDGE_IDENTITY_TARGET": f"127.0.0.1:{free_port()}",
             "PEERBRIDGE_GRPC_TIMEOUT_S": "1",
             "PEERBRIDGE_ENCRYPTION_KEYS": encryption_keys,
         }
@@ -72,7 +73,12 @@ async def test_not_ready_without_the_referrals_service_and_stops_cleanly(
             problem = ready.json()
             assert problem["checks"]["database"] == "ok"
             assert problem["checks"]["referrals"] != "ok"
+            assert problem["checks"]["identity"] != "ok"
             assert "referrals" in problem["detail"]
+            # Every /v1 route wants a token, even with identity down.
+            refused = await client.get("/v1/referrals")
+            assert refused.status_code == 401
+            assert refused.headers["www-authenticate"] == 'Bearer realm="peerbridge"'
 
         # Its migrations ran at start-up.
         connection = await asyncpg.connect(database_url)

@@ -24,9 +24,14 @@ from peerbridge_gateway.clients.referrals import (
     Status,
 )
 from peerbridge_gateway.clients.referrals_grpc import GrpcReferralsClient
+from peerbridge_platform.auth import Role
 from peerbridge_platform.grpc import Caller
 
-CALLER = Caller(principal="partner:contract-test")
+from .conftest import TokenIssuer
+
+# The contract's referrals are requested by this clinic; its clinician may see them all.
+CLINIC = "clinic-contract"
+CLINICIAN = "person-contract-clinician"
 
 
 def new_referral(member: str, **changes: Any) -> NewReferral:
@@ -36,7 +41,7 @@ def new_referral(member: str, **changes: Any) -> NewReferral:
         "category": Category.PEER_SUPPORT,
         "priority": Priority.ROUTINE,
         "reason": "Discharged from detox; wants a peer supporter.",
-        "requester": Party(PartyKind.CLINIC, "clinic-contract", "Contract Clinic", "dr-test-1"),
+        "requester": Party(PartyKind.CLINIC, CLINIC, "Contract Clinic", "dr-test-1"),
         "recipient": Party(PartyKind.PEER_SUPPORT_PROGRAM, "program-contract", "Contract Peers"),
     }
     return NewReferral(**(fields | changes))
@@ -56,6 +61,17 @@ def grpc_target(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
+def caller(request: pytest.FixtureRequest, grpc_target: str | None) -> Caller:
+    """A clinician of the requesting clinic, as the gateway forwards them: the real service
+    verifies the signed token it carries (the in-memory twin trusts its caller)."""
+    if grpc_target is None:
+        return Caller(principal=f"person:{CLINICIAN}")
+    issuer: TokenIssuer = request.getfixturevalue("token_issuer")
+    token = issuer.mint(subject=CLINICIAN, roles=[Role.CLINICIAN], organization_id=CLINIC)
+    return Caller(principal=f"person:{CLINICIAN}", bearer_token=token)
+
+
+@pytest.fixture
 async def client(grpc_target: str | None) -> AsyncIterator[ReferralsClient]:
     if grpc_target is None:
         yield InMemoryReferrals()
@@ -67,75 +83,83 @@ async def client(grpc_target: str | None) -> AsyncIterator[ReferralsClient]:
         await adapter.close()
 
 
-async def test_a_created_referral_is_requested_and_readable(client: ReferralsClient) -> None:
+async def test_a_created_referral_is_requested_and_readable(
+    client: ReferralsClient, caller: Caller
+) -> None:
     new = new_referral(member())
-    created = await client.create_referral(new, caller=CALLER, idempotency_key=str(uuid.uuid4()))
+    created = await client.create_referral(new, caller=caller, idempotency_key=str(uuid.uuid4()))
     assert (created.status, created.version) == (Status.REQUESTED, 1)
     assert created.requester == new.requester
     assert created.recipient == new.recipient
     assert created.created_at.tzinfo is not None
-    assert await client.get_referral(created.referral_id, caller=CALLER) == created
+    assert await client.get_referral(created.referral_id, caller=caller) == created
 
 
-async def test_one_key_one_referral_and_never_another(client: ReferralsClient) -> None:
+async def test_one_key_one_referral_and_never_another(
+    client: ReferralsClient, caller: Caller
+) -> None:
     new, key = new_referral(member()), str(uuid.uuid4())
-    first = await client.create_referral(new, caller=CALLER, idempotency_key=key)
-    again = await client.create_referral(new, caller=CALLER, idempotency_key=key)
+    first = await client.create_referral(new, caller=caller, idempotency_key=key)
+    again = await client.create_referral(new, caller=caller, idempotency_key=key)
     assert again.referral_id == first.referral_id
     other = new_referral(new.subject_member_id, priority=Priority.STAT)
     with pytest.raises(ServiceError) as raised:
-        await client.create_referral(other, caller=CALLER, idempotency_key=key)
+        await client.create_referral(other, caller=caller, idempotency_key=key)
     assert raised.value.code is grpc.StatusCode.ABORTED
 
 
-async def test_without_a_key_every_call_creates(client: ReferralsClient) -> None:
+async def test_without_a_key_every_call_creates(client: ReferralsClient, caller: Caller) -> None:
     new = new_referral(member())
-    first = await client.create_referral(new, caller=CALLER, idempotency_key=None)
-    second = await client.create_referral(new, caller=CALLER, idempotency_key=None)
+    first = await client.create_referral(new, caller=caller, idempotency_key=None)
+    second = await client.create_referral(new, caller=caller, idempotency_key=None)
     assert first.referral_id != second.referral_id
 
 
-async def test_an_unknown_referral_is_not_found(client: ReferralsClient) -> None:
+async def test_an_unknown_referral_is_not_found(client: ReferralsClient, caller: Caller) -> None:
     with pytest.raises(ServiceError) as raised:
-        await client.get_referral(str(uuid.uuid4()), caller=CALLER)
+        await client.get_referral(str(uuid.uuid4()), caller=caller)
     assert raised.value.code is grpc.StatusCode.NOT_FOUND
 
 
-async def test_lists_are_newest_first_filtered_and_paged(client: ReferralsClient) -> None:
+async def test_lists_are_newest_first_filtered_and_paged(
+    client: ReferralsClient, caller: Caller
+) -> None:
     someone, other = member(), member()
     made = [
-        (await client.create_referral(new_referral(someone), caller=CALLER, idempotency_key=None))
+        (await client.create_referral(new_referral(someone), caller=caller, idempotency_key=None))
         for _ in range(3)
     ]
-    await client.create_referral(new_referral(other), caller=CALLER, idempotency_key=None)
+    await client.create_referral(new_referral(other), caller=caller, idempotency_key=None)
     first = await client.list_referrals(
-        ReferralQuery(limit=2, subject_member_id=someone), caller=CALLER
+        ReferralQuery(limit=2, subject_member_id=someone), caller=caller
     )
     assert first.next_cursor is not None
     second = await client.list_referrals(
-        ReferralQuery(limit=2, subject_member_id=someone, cursor=first.next_cursor), caller=CALLER
+        ReferralQuery(limit=2, subject_member_id=someone, cursor=first.next_cursor), caller=caller
     )
     assert second.next_cursor is None
     seen = [r.referral_id for r in first.items + second.items]
     assert seen == [r.referral_id for r in reversed(made)]
     by_status = await client.list_referrals(
-        ReferralQuery(limit=10, subject_member_id=someone, status=Status.COMPLETED), caller=CALLER
+        ReferralQuery(limit=10, subject_member_id=someone, status=Status.COMPLETED), caller=caller
     )
     assert by_status.items == []
 
 
-async def test_a_cursor_from_other_filters_is_refused_as_cursor(client: ReferralsClient) -> None:
+async def test_a_cursor_from_other_filters_is_refused_as_cursor(
+    client: ReferralsClient, caller: Caller
+) -> None:
     someone = member()
     for _ in range(2):
-        await client.create_referral(new_referral(someone), caller=CALLER, idempotency_key=None)
+        await client.create_referral(new_referral(someone), caller=caller, idempotency_key=None)
     page = await client.list_referrals(
-        ReferralQuery(limit=1, subject_member_id=someone), caller=CALLER
+        ReferralQuery(limit=1, subject_member_id=someone), caller=caller
     )
     assert page.next_cursor is not None
     with pytest.raises(ServiceError) as raised:
         await client.list_referrals(
             ReferralQuery(limit=1, subject_member_id=member(), cursor=page.next_cursor),
-            caller=CALLER,
+            caller=caller,
         )
     assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in raised.value.violations] == ["cursor"]

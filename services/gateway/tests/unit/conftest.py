@@ -1,8 +1,12 @@
-"""The gateway app over in-memory fakes of its ports, served through ASGI in process."""
+"""The gateway app over in-memory fakes of its ports, served through ASGI in process.
+
+Access tokens are real: signed with a test key set and verified by the
+platform's TokenVerifier over a static JWKS of that set.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -11,6 +15,13 @@ from peerbridge_gateway.app import create_app
 from peerbridge_gateway.clients.in_memory import InMemoryReferrals
 from peerbridge_gateway.config import GatewaySettings
 from peerbridge_gateway.idempotency.memory_store import InMemoryIdempotencyStore
+from peerbridge_platform.auth import KeySet, Role, SigningKey, StaticJwksSource, TokenVerifier
+
+from ..conftest import TokenMinter
+from .tokens_fake import Account, InMemoryTokens
+
+Mint = Callable[..., str]
+TEST_PASSWORD = "correct horse battery staple"  # a synthetic test account
 
 
 @pytest.fixture
@@ -21,6 +32,23 @@ def settings(encryption_keys: str) -> GatewaySettings:
         max_body_bytes=4096,
         idempotency_wait_s=2.0,
     )
+
+
+@pytest.fixture(scope="session")
+def key_set() -> KeySet:
+    return KeySet(SigningKey.generate())
+
+
+@pytest.fixture
+def minter(key_set: KeySet, settings: GatewaySettings) -> TokenMinter:
+    return TokenMinter(key_set, settings.token_issuer, settings.token_audience)
+
+
+@pytest.fixture
+def mint(minter: TokenMinter) -> Mint:
+    """`mint(scopes=..., subject=..., key=..., **claims)`: an access token the gateway accepts
+    (unless the arguments say otherwise)."""
+    return minter.mint
 
 
 @pytest.fixture
@@ -34,13 +62,43 @@ def store() -> InMemoryIdempotencyStore:
 
 
 @pytest.fixture
-async def client(
-    settings: GatewaySettings, referrals: InMemoryReferrals, store: InMemoryIdempotencyStore
+def tokens(key_set: KeySet, settings: GatewaySettings) -> InMemoryTokens:
+    fake = InMemoryTokens(key_set, settings.token_issuer, settings.token_audience)
+    fake.accounts["ava.test"] = Account(
+        subject="person-test-ava", password=TEST_PASSWORD, roles=frozenset({Role.PEER_SUPPORTER})
+    )
+    return fake
+
+
+@pytest.fixture
+async def anonymous(
+    settings: GatewaySettings,
+    referrals: InMemoryReferrals,
+    store: InMemoryIdempotencyStore,
+    tokens: InMemoryTokens,
+    key_set: KeySet,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, referrals=referrals, idempotency_store=store)
+    """A client of the gateway that sends no access token."""
+    verifier = TokenVerifier(
+        settings.token_issuer, settings.token_audience, StaticJwksSource.from_key_set(key_set)
+    )
+    app = create_app(
+        settings,
+        referrals=referrals,
+        idempotency_store=store,
+        tokens=tokens,
+        token_verifier=verifier,
+    )
     transport = httpx.ASGITransport(app, raise_app_exceptions=False)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http,
     ):
         yield http
+
+
+@pytest.fixture
+async def client(anonymous: httpx.AsyncClient, mint: Mint) -> httpx.AsyncClient:
+    """A client of the gateway whose requests carry a valid token with the referral scopes."""
+    anonymous.headers["Authorization"] = f"Bearer {mint()}"
+    return anonymous

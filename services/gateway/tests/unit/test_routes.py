@@ -15,6 +15,8 @@ from peerbridge_gateway.clients.errors import ServiceError
 from peerbridge_gateway.clients.in_memory import InMemoryReferrals
 from peerbridge_platform.errors import FieldViolation
 
+from .tokens_fake import InMemoryTokens
+
 ReferralBody = Callable[..., dict[str, Any]]
 PROBLEM = "application/problem+json"
 PROBLEMS = "https://peerbridge.example/problems/"
@@ -270,15 +272,25 @@ async def test_bad_list_parameters_are_problems(client: httpx.AsyncClient) -> No
 
 
 async def test_health_and_readiness(
-    client: httpx.AsyncClient, referrals: InMemoryReferrals
+    anonymous: httpx.AsyncClient, referrals: InMemoryReferrals, tokens: InMemoryTokens
 ) -> None:
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
-    ready = await client.get("/readyz")
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "referrals": "ok"}}
+    # Open: no token needed.
+    assert (await anonymous.get("/healthz")).json() == {"status": "ok"}
+    ready = await anonymous.get("/readyz")
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "referrals": "ok", "identity": "ok"},
+    }
     referrals.serving = False
-    problem = problem_of(await client.get("/readyz"), 503)
-    assert problem["checks"] == {"database": "ok", "referrals": "NOT_SERVING"}
+    tokens.serving = False
+    problem = problem_of(await anonymous.get("/readyz"), 503)
+    assert problem["checks"] == {
+        "database": "ok",
+        "referrals": "NOT_SERVING",
+        "identity": "NOT_SERVING",
+    }
     assert "referrals" in problem["detail"]
+    assert "identity" in problem["detail"]
 
 
 async def test_request_ids_are_echoed_or_made(client: httpx.AsyncClient) -> None:

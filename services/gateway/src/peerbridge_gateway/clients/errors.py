@@ -20,6 +20,8 @@ class ServiceError(Exception):
     code: grpc.StatusCode
     message: str
     violations: list[FieldViolation] = field(default_factory=list)
+    # Seconds to wait before retrying, from the `retry-after` trailing metadata.
+    retry_after_s: int | None = None
 
     def __str__(self) -> str:
         return f"{self.service}: {self.code.name}: {self.message}"

@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2_grpc
 
 from peerbridge.referrals.v1 import (
     referrals_resources_pb2 as resources,
@@ -23,11 +23,10 @@ from peerbridge.referrals.v1 import (
 from peerbridge.referrals.v1 import (
     referrals_service_pb2_grpc as service_grpc,
 )
-from peerbridge_platform.errors import FieldViolation
 from peerbridge_platform.grpc import Caller, call_context, create_channel, current_request_id
-from peerbridge_platform.grpc import field_violations as read_field_violations
 
-from .errors import NotServing, ServiceError
+from .errors import ServiceError
+from .grpc_calls import CHANNEL_OPTIONS, check_serving, service_error
 from .referrals import (
     Category,
     Direction,
@@ -47,12 +46,6 @@ _PLAIN_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 # How the service names fields that the HTTP API names otherwise.
 _CREATE_FIELDS = {"request_id": "Idempotency-Key"}
 _LIST_FIELDS = {"page_token": "cursor", "page_size": "limit"}
-# Reconnect soon after the service comes back, so readiness recovers quickly.
-_CHANNEL_OPTIONS = (
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-)
 
 E = TypeVar("E", bound=StrEnum)
 Req = TypeVar("Req")
@@ -80,7 +73,7 @@ class GrpcReferralsClient:
 
     @classmethod
     def connect(cls, target: str, *, timeout_s: float) -> GrpcReferralsClient:
-        channel = create_channel(target, default_timeout_s=timeout_s, options=_CHANNEL_OPTIONS)
+        channel = create_channel(target, default_timeout_s=timeout_s, options=CHANNEL_OPTIONS)
         return cls(channel, timeout_s=timeout_s)
 
     async def close(self) -> None:
@@ -120,13 +113,7 @@ class GrpcReferralsClient:
         )
 
     async def check_serving(self) -> None:
-        request = health_pb2.HealthCheckRequest(service=self._health_name)
-        try:
-            response = await self._health.Check(request, timeout=self._timeout_s)
-        except grpc.aio.AioRpcError as error:
-            raise NotServing(error.code().name) from None
-        if response.status != health_pb2.HealthCheckResponse.SERVING:
-            raise NotServing(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+        await check_serving(self._health, self._health_name, self._timeout_s)
 
     async def _call(
         self,
@@ -140,15 +127,7 @@ class GrpcReferralsClient:
             try:
                 return await method(request, timeout=self._timeout_s)
             except grpc.aio.AioRpcError as error:
-                raise ServiceError(
-                    service=SERVICE,
-                    code=error.code(),
-                    message=error.details() or "",
-                    violations=[
-                        FieldViolation(field_names.get(v.field, v.field), v.description)
-                        for v in read_field_violations(error)
-                    ],
-                ) from None
+                raise service_error(SERVICE, error, field_names) from None
 
 
 def referral_from_proto(message: resources.Referral) -> Referral:

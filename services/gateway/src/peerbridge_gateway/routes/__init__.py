@@ -9,7 +9,8 @@ from . import referrals
 
 
 def build_v1_router() -> APIRouter:
-    """Everything under `/v1`. `current_caller` guards every route here (the auth seam)."""
+    """Everything under `/v1` but the token endpoints. `current_caller` guards every route
+    here (the auth seam); each route also names the scopes it needs."""
     router = APIRouter(
         prefix="/v1", dependencies=[Depends(current_caller), Depends(require_json_body)]
     )

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from ..deps import CurrentCaller, Idempotent, Referrals
+from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
+
+from ..deps import CurrentCaller, Idempotent, Referrals, require_scopes
 from ..problems import problem_responses
 from ..schemas.referrals import ReferralIn, ReferralListQuery, ReferralOut, ReferralPageOut
 
@@ -23,7 +25,8 @@ def build_router() -> APIRouter:
         summary="Create a referral",
         status_code=201,
         response_model=ReferralOut,
-        responses=problem_responses(400, 409, 413, 415, 422, 500, 503, 504),
+        dependencies=[require_scopes(REFERRALS_WRITE)],
+        responses=problem_responses(400, 401, 403, 409, 413, 415, 422, 500, 503, 504),
     )
     async def create_referral(
         body: ReferralIn,
@@ -50,7 +53,8 @@ def build_router() -> APIRouter:
         name="get_referral",
         summary="Read one referral",
         response_model=ReferralOut,
-        responses=problem_responses(404, 422, 500, 503, 504),
+        dependencies=[require_scopes(REFERRALS_READ)],
+        responses=problem_responses(401, 403, 404, 422, 500, 503, 504),
     )
     async def get_referral(
         referral_id: ReferralId, referrals: Referrals, caller: CurrentCaller
@@ -62,7 +66,8 @@ def build_router() -> APIRouter:
         name="list_referrals",
         summary="List referrals, newest first, a page at a time",
         response_model=ReferralPageOut,
-        responses=problem_responses(400, 422, 500, 503, 504),
+        dependencies=[require_scopes(REFERRALS_READ)],
+        responses=problem_responses(400, 401, 403, 422, 500, 503, 504),
     )
     async def list_referrals(
         query: Annotated[ReferralListQuery, Query()], referrals: Referrals, caller: CurrentCaller

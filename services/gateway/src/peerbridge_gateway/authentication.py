@@ -1,0 +1,134 @@
+"""Bearer tokens on the `/v1` API (RFC 6750): who is calling, and may they call this route.
+
+Access tokens are verified here (RFC 8725, by `peerbridge_platform.auth.TokenVerifier`)
+and again by every service the request reaches: the gateway refuses early and
+checks scopes per route; the services decide which records a caller may see.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from peerbridge_platform.auth import BearerVerifier, Principal
+from peerbridge_platform.errors import Unauthenticated
+from peerbridge_platform.grpc import Caller
+from peerbridge_platform.logging import get_logger
+
+from .problems import ProblemException
+
+REALM = "peerbridge"
+# Named in the OpenAPI document's security requirements.
+SCHEME_NAME = "bearer"
+
+log = get_logger(__name__)
+_MAX_REASONS = 256
+
+
+def challenge(*, error: str | None = None, scopes: tuple[str, ...] = ()) -> str:
+    """A `WWW-Authenticate` value (RFC 6750 §3): no error code when no token was sent."""
+    parts = [f'realm="{REALM}"']
+    if error is not None:
+        parts.append(f'error="{error}"')
+    if scopes:
+        parts.append(f'scope="{" ".join(scopes)}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def unauthenticated(*, token_sent: bool) -> ProblemException:
+    return ProblemException(
+        status=401,
+        title="Unauthenticated",
+        slug="unauthenticated",
+        detail=(
+            "The access token is not valid or has expired; get a new one from /v1/auth/token."
+            if token_sent
+            else "Send an access token: `Authorization: Bearer <token>` (from /v1/auth/token)."
+        ),
+        headers={"WWW-Authenticate": challenge(error="invalid_token" if token_sent else None)},
+    )
+
+
+def insufficient_scope(missing: tuple[str, ...]) -> ProblemException:
+    return ProblemException(
+        status=403,
+        title="Insufficient scope",
+        slug="insufficient-scope",
+        detail=f"The access token lacks the scope {' '.join(missing)}.",
+        headers={"WWW-Authenticate": challenge(error="insufficient_scope", scopes=missing)},
+    )
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    """A verified caller and the token that proved it (forwarded to the services)."""
+
+    principal: Principal
+    token: str = field(repr=False)
+
+    def caller(self) -> Caller:
+        """The caller as the services see it: the bearer token, which they verify again."""
+        return Caller(principal=caller_name(self.principal), bearer_token=self.token)
+
+
+def caller_name(principal: Principal) -> str:
+    """A name for the caller that a person and a partner client can never share."""
+    if principal.client_id is not None:
+        return f"client:{principal.client_id}"
+    return f"person:{principal.subject}"
+
+
+def missing_scopes(principal: Principal, required: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(scope for scope in required if scope not in principal.scopes)
+
+
+class Authenticator:
+    """Verifies bearer tokens; refusals are logged with their reason (never the token)."""
+
+    def __init__(self, verifier: BearerVerifier, failure_log: RateLimitedLog) -> None:
+        self._verifier = verifier
+        self._failures = failure_log
+
+    def missing(self, *, client_address: str | None) -> ProblemException:
+        """The refusal of a request that sent no bearer token."""
+        self._failures.refused("no bearer token", client_address=client_address)
+        return unauthenticated(token_sent=False)
+
+    async def authenticate(self, token: str, *, client_address: str | None) -> Principal:
+        try:
+            return await self._verifier.verify(token)
+        except Unauthenticated as error:
+            self._failures.refused(error.message, client_address=client_address)
+            raise unauthenticated(token_sent=True) from None
+
+
+class RateLimitedLog:
+    """Logs failed authentications, at most `per_minute` lines per reason and minute.
+
+    A flood of bad tokens must not flood the log: past the limit lines are
+    counted, and the count is logged with the first line of the next minute.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_minute = per_minute
+        self._clock = clock
+        # reason -> (window start, lines logged in it, lines suppressed in it)
+        self._windows: dict[str, tuple[float, int, int]] = {}
+
+    def refused(self, reason: str, *, client_address: str | None) -> bool:
+        """Log one refusal unless over the limit; True when a line was written."""
+        now = self._clock()
+        if reason not in self._windows and len(self._windows) >= _MAX_REASONS:
+            self._windows.clear()  # reasons are a short fixed list; this only bounds memory
+        started, logged, suppressed = self._windows.get(reason, (now, 0, 0))
+        if now - started >= 60:
+            if suppressed:
+                log.warning("authentication failures not logged", reason=reason, count=suppressed)
+            started, logged, suppressed = now, 0, 0
+        if logged >= self._per_minute:
+            self._windows[reason] = (started, logged, suppressed + 1)
+            return False
+        self._windows[reason] = (started, logged + 1, suppressed)
+        log.info("authentication failed", reason=reason, client_address=client_address)
+        return True
