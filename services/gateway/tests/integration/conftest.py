@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import grpc
 import httpx
 import pytest
 import uvicorn
@@ -61,15 +62,28 @@ async def fresh_database(admin_url: str) -> AsyncIterator[str]:
 
 
 class _JwksOnly(tokens_grpc.TokenServiceServicer):
-    """Identity's TokenService as far as token verification needs it: GetJwks."""
+    """Identity's TokenService as far as token verification needs it: GetJwks. The grants
+    are identity's to test (the gateway's token endpoints meet it in tests/e2e)."""
 
     def __init__(self, key_set: KeySet) -> None:
         self.key_set = key_set
 
     async def GetJwks(
-        self, request: tokens_pb2.GetJwksRequest, context: object
+        self, request: tokens_pb2.GetJwksRequest, context: grpc.aio.ServicerContext
     ) -> tokens_pb2.GetJwksResponse:
         return tokens_pb2.GetJwksResponse(jwks_json=json.dumps(self.key_set.to_jwks()))
+
+    async def IssueToken(
+        self, request: tokens_pb2.IssueTokenRequest, context: grpc.aio.ServicerContext
+    ) -> tokens_pb2.IssueTokenResponse:
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        return tokens_pb2.IssueTokenResponse()
+
+    async def RevokeToken(
+        self, request: tokens_pb2.RevokeTokenRequest, context: grpc.aio.ServicerContext
+    ) -> tokens_pb2.RevokeTokenResponse:
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        return tokens_pb2.RevokeTokenResponse()
 
 
 @dataclass
