@@ -18,6 +18,7 @@ from peerbridge_identity.domain.commands import (
     RegisterPerson,
     TrainingRequirementInput,
 )
+from peerbridge_platform.crypto import new_key_entry
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TODAY = T0.date()
@@ -162,3 +163,9 @@ def build() -> type[Build]:
 @pytest.fixture
 def clock() -> MovableClock:
     return MovableClock()
+
+
+@pytest.fixture(scope="session")
+def encryption_keys() -> str:
+    """A PEERBRIDGE_ENCRYPTION_KEYS value with one fresh key, for this test run only."""
+    return new_key_entry("test1")

@@ -6,11 +6,13 @@ from typing import Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
+from peerbridge_platform.crypto import EncryptionSettings
 from peerbridge_platform.settings import KafkaSettings, PlatformSettings
 
 
-class IdentitySettings(PlatformSettings, KafkaSettings):
-    """Where the service listens, its own database, and how eligibility is watched."""
+class IdentitySettings(PlatformSettings, KafkaSettings, EncryptionSettings):
+    """Where the service listens, its own database, how eligibility is watched, and the
+    tokens it issues. PEERBRIDGE_ENCRYPTION_KEYS seals the signing keys at rest."""
 
     # This service's own database (a DSN); required. Secret: it holds a password.
     database_url: SecretStr
@@ -34,6 +36,23 @@ class IdentitySettings(PlatformSettings, KafkaSettings):
     eligibility_check_interval_s: float = Field(default=300.0, gt=0, le=86_400)
     # Supporters re-assessed per transaction by the scheduled review.
     eligibility_check_batch_size: int = Field(default=200, ge=1, le=10_000)
+
+    # Tokens: `iss` is the public URL of the gateway that serves the token endpoint.
+    token_issuer: str = Field(default="http://127.0.0.1:8000", min_length=1)
+    token_audience: str = Field(default="peerbridge", min_length=1)
+    # About five minutes, as SMART Backend Services expects.
+    access_token_lifetime_s: int = Field(default=300, ge=30, le=3600)
+    refresh_token_lifetime_s: int = Field(default=12 * 3600, ge=60, le=30 * 86_400)
+    # However often it is refreshed, a sign-in ends after this long.
+    session_lifetime_s: int = Field(default=7 * 86_400, ge=60, le=90 * 86_400)
+    # Lockout after this many wrong passwords in a row, for this long.
+    lockout_failures: int = Field(default=5, ge=1, le=100)
+    lockout_s: int = Field(default=900, ge=1, le=86_400)
+    # Failed sign-ins allowed per network address per window.
+    throttle_attempts: int = Field(default=20, ge=1, le=10_000)
+    throttle_window_s: int = Field(default=60, ge=1, le=86_400)
+    # Other instances' key rotations are picked up within this long.
+    signing_key_reload_interval_s: float = Field(default=30.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _limits_fit(self) -> Self:

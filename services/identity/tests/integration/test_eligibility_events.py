@@ -50,17 +50,18 @@ EVENT_TYPES: dict[str, type[Message]] = {
 
 @pytest.fixture
 async def running(
-    database_url: str, kafka_bootstrap: str, clock: Any
+    database_url: str, kafka_bootstrap: str, clock: Any, verifier: Any, encryption_keys: str
 ) -> AsyncIterator[IdentityProcess]:
     settings = IdentitySettings(
         database_url=database_url,  # type: ignore[arg-type]
+        encryption_keys=encryption_keys,  # type: ignore[arg-type]
         kafka_bootstrap=kafka_bootstrap,
         grpc_listen="127.0.0.1:0",
         grpc_grace_s=2.0,
         # Often, so a moved clock is noticed at once.
         eligibility_check_interval_s=0.1,
     )
-    process = IdentityProcess(settings, clock=clock)
+    process = IdentityProcess(settings, clock=clock, verifier=verifier)
     await process.start()
     try:
         assert process.server is not None
@@ -121,12 +122,14 @@ def profile() -> resources_pb2.Profile:
 
 
 async def test_eligibility_changes_reach_kafka_including_expiry_found_by_the_review(
-    running: IdentityProcess, reader: Any, clock: Any
+    running: IdentityProcess, reader: Any, clock: Any, admin_interceptors: list[Any]
 ) -> None:
     assert running.server is not None
     assert running.application is not None
     today = clock.today()
-    async with create_channel(running.server.address, default_timeout_s=10) as channel:
+    async with create_channel(
+        running.server.address, default_timeout_s=10, interceptors=admin_interceptors
+    ) as channel:
         stub: Any = service_grpc.IdentityServiceStub(channel)
         program = (
             await stub.RegisterOrganization(

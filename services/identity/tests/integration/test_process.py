@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -36,7 +38,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def service_process(
-    database_url: str, kafka_bootstrap: str
+    database_url: str, kafka_bootstrap: str, encryption_keys: str
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     target = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
@@ -46,6 +48,7 @@ def service_process(
             PEERBRIDGE_KAFKA_BOOTSTRAP=kafka_bootstrap,
             PEERBRIDGE_GRPC_LISTEN=target,
             PEERBRIDGE_GRPC_GRACE_S="2",
+            PEERBRIDGE_ENCRYPTION_KEYS=encryption_keys,
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -85,7 +88,7 @@ async def test_it_serves_until_sigterm_then_exits_cleanly(
     assert all(line.get("service") == "identity" for line in json_lines(stderr))
 
 
-def test_a_missing_database_url_is_named_and_nothing_starts() -> None:
+def test_missing_settings_are_named_and_nothing_starts() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "peerbridge_identity"],
         env=environment(),
@@ -97,7 +100,59 @@ def test_a_missing_database_url_is_named_and_nothing_starts() -> None:
 
     assert result.returncode == 2
     assert result.stdout == ""
-    (line,) = json_lines(result.stderr)
-    assert line["event"] == "invalid setting"
-    assert line["variable"] == "PEERBRIDGE_DATABASE_URL"
-    assert line["level"] == "error"
+    lines = json_lines(result.stderr)
+    assert {line["variable"] for line in lines} == {
+        "PEERBRIDGE_DATABASE_URL",
+        "PEERBRIDGE_ENCRYPTION_KEYS",
+    }
+    assert all((line["event"], line["level"]) == ("invalid setting", "error") for line in lines)
+
+
+def create_admin(
+    database_url: str, encryption_keys: str, username: str, password: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "peerbridge_identity", "create-admin", "--username", username],
+        env=environment(
+            PEERBRIDGE_DATABASE_URL=database_url,
+            PEERBRIDGE_ENCRYPTION_KEYS=encryption_keys,
+            PEERBRIDGE_ADMIN_PASSWORD=password,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE_S,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+async def test_create_admin_registers_an_administrator_once_per_username(
+    database_url: str, encryption_keys: str
+) -> None:
+    password = "synthetic admin passphrase 1"
+
+    created = create_admin(database_url, encryption_keys, "first-admin", password)
+    again = create_admin(database_url, encryption_keys, "First-Admin", password)
+    weak = create_admin(database_url, encryption_keys, "second-admin", "password1234")
+
+    assert created.returncode == 0, created.stderr
+    person_id = created.stdout.split()[-1]
+    assert str(uuid.UUID(person_id)) == person_id
+    assert password not in created.stdout + created.stderr
+    assert (again.returncode, weak.returncode) == (1, 1)
+    assert "taken" in again.stderr
+    assert "commonly used" in weak.stderr
+    connection = await asyncpg.connect(database_url)
+    try:
+        admins = await connection.fetch("SELECT person_id, roles FROM persons")
+        credential = await connection.fetchrow("SELECT * FROM password_credentials")
+        audit = await connection.fetch("SELECT action, actor_subject_id FROM audit_log")
+    finally:
+        await connection.close()
+    assert [(str(row["person_id"]), row["roles"]) for row in admins] == [(person_id, ["admin"])]
+    assert credential["username"] == "first-admin"
+    assert credential["password_hash"].startswith("$argon2id$")
+    assert {(row["action"], row["actor_subject_id"]) for row in audit} == {
+        ("person.register", "create-admin"),
+        ("person.set_password", "create-admin"),
+    }

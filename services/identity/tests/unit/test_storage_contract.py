@@ -17,6 +17,7 @@ import pytest
 from peerbridge_identity.adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from peerbridge_identity.adapters.postgres_unit_of_work import PostgresUnitOfWork
 from peerbridge_identity.adapters.schema import identity_migrations, migrate
+from peerbridge_identity.domain.credentials import PasswordCredential, username_key
 from peerbridge_identity.domain.eligibility import EligibilityState, Reason
 from peerbridge_identity.domain.events import DomainEvent
 from peerbridge_identity.domain.model import (
@@ -205,6 +206,49 @@ class StorageContract:
         async with uow_factory() as uow:
             assert await uow.clients.get(client.client_id) == client
             assert await uow.clients.get(uuid4()) is None
+
+    async def test_passwords_by_person_and_by_case_folded_username(
+        self, uow_factory: UowFactory
+    ) -> None:
+        member = a_person(None, Role.MEMBER)
+        await store(uow_factory, member)
+        credential = PasswordCredential(member.person_id, "Ava.Test", "$argon2id$v=19$first", T0)
+        replaced = replace(credential, username="ava2", password_hash="$argon2id$v=19$second")
+
+        async with uow_factory() as uow:
+            assert await uow.credentials.password_of(member.person_id) is None
+            await uow.credentials.put_password(credential, username_key("Ava.Test"))
+            await uow.commit()
+        async with uow_factory() as uow:
+            assert await uow.credentials.password_of(member.person_id) == credential
+            assert await uow.credentials.username_owner("ava.test") == member.person_id
+            await uow.credentials.put_password(replaced, username_key("ava2"))
+            assert await uow.credentials.end_sessions(member.person_id, T0, "password_changed") >= 0
+            await uow.commit()
+        async with uow_factory() as uow:
+            assert await uow.credentials.password_of(member.person_id) == replaced
+            assert await uow.credentials.username_owner("ava.test") is None
+
+    async def test_client_keys_are_added_once_and_removed(self, uow_factory: UowFactory) -> None:
+        clinic = a_program(kind=OrganizationKind.CLINIC, program_settings=None)
+        client = Client(uuid4(), clinic.organization_id, ClientKind.APP, "App (test)", ("a",), T0)
+        await store(uow_factory, clinic, client)
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": "synthetic"}
+
+        async with uow_factory() as uow:
+            assert await uow.credentials.add_client_key(client.client_id, "k1", jwk, T0)
+            assert not await uow.credentials.add_client_key(client.client_id, "k1", jwk, T0)
+            assert await uow.credentials.add_client_key(
+                client.client_id, "k2", jwk, T0 + timedelta(seconds=1)
+            )
+            await uow.commit()
+        async with uow_factory() as uow:
+            assert await uow.credentials.client_key_ids(client.client_id) == ["k1", "k2"]
+            assert await uow.credentials.remove_client_key(client.client_id, "k1")
+            assert not await uow.credentials.remove_client_key(client.client_id, "k1")
+            await uow.commit()
+        async with uow_factory() as uow:
+            assert await uow.credentials.client_key_ids(client.client_id) == ["k2"]
 
     async def test_training_records_of_a_person_oldest_first(self, uow_factory: UowFactory) -> None:
         program = a_program()
@@ -415,6 +459,7 @@ def test_the_contract_covers_every_repository() -> None:
         "organizations",
         "persons",
         "clients",
+        "credentials",
         "training",
         "certifications",
         "supervision",

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from ..domain.access_rules import Access
+from ..domain.credentials import PasswordCredential, username_key
 from ..domain.eligibility import EligibilityState
 from ..domain.events import DomainEvent
 from ..domain.model import Certification, Client, Organization, Person, Supervision, TrainingRecord
@@ -21,6 +23,7 @@ from ..domain.values import EligibilityStatus
 from ..service_layer.repository import (
     CertificationRepository,
     ClientRepository,
+    CredentialRepository,
     DuplicateRequestId,
     EligibilityRepository,
     OrganizationRepository,
@@ -44,6 +47,11 @@ class InMemoryStore:
     organizations: dict[UUID, Organization] = field(default_factory=dict)
     persons: dict[UUID, Person] = field(default_factory=dict)
     clients: dict[UUID, Client] = field(default_factory=dict)
+    passwords: dict[UUID, PasswordCredential] = field(default_factory=dict)
+    # Each client's keys, oldest first: (kid, public JWK).
+    client_keys: dict[UUID, tuple[tuple[str, dict[str, str]], ...]] = field(default_factory=dict)
+    # Why each person's sessions were last ended.
+    ended_sessions: dict[UUID, str] = field(default_factory=dict)
     training: dict[UUID, TrainingRecord] = field(default_factory=dict)
     certifications: dict[UUID, Certification] = field(default_factory=dict)
     supervision: dict[UUID, Supervision] = field(default_factory=dict)
@@ -51,6 +59,9 @@ class InMemoryStore:
     requests: dict[tuple[str, str], RecordedRequest] = field(default_factory=dict)
     published: list[DomainEvent] = field(default_factory=list)
     commits: int = 0
+    # The audit trail: allowed accesses as they commit, refusals at once.
+    audited: list[Access] = field(default_factory=list)
+    denied: list[Access] = field(default_factory=list)
 
 
 class Overlay(Generic[K, V]):
@@ -116,6 +127,51 @@ class InMemoryClientRepository(ClientRepository, _Repository[UUID, Client]):
 
     async def get(self, client_id: UUID) -> Client | None:
         return self._rows.get(client_id)
+
+
+class InMemoryCredentialRepository(CredentialRepository):
+    def __init__(
+        self,
+        passwords: Overlay[UUID, PasswordCredential],
+        client_keys: Overlay[UUID, tuple[tuple[str, dict[str, str]], ...]],
+        ended_sessions: Overlay[UUID, str],
+    ) -> None:
+        self._passwords = passwords
+        self._client_keys = client_keys
+        self._ended_sessions = ended_sessions
+
+    async def password_of(self, person_id: UUID) -> PasswordCredential | None:
+        return self._passwords.get(person_id)
+
+    async def username_owner(self, key: str) -> UUID | None:
+        credentials = self._passwords.values()
+        return next((c.person_id for c in credentials if username_key(c.username) == key), None)
+
+    async def put_password(self, credential: PasswordCredential, key: str) -> None:
+        self._passwords.put(credential.person_id, credential)
+
+    async def end_sessions(self, person_id: UUID, now: datetime, reason: str) -> int:
+        # Refresh token families live in the token endpoint's store, not here.
+        self._ended_sessions.put(person_id, reason)
+        return 0
+
+    async def client_key_ids(self, client_id: UUID) -> list[str]:
+        return [kid for kid, _ in self._client_keys.get(client_id) or ()]
+
+    async def add_client_key(
+        self, client_id: UUID, kid: str, public_jwk: dict[str, str], now: datetime
+    ) -> bool:
+        keys = self._client_keys.get(client_id) or ()
+        if any(existing == kid for existing, _ in keys):
+            return False
+        self._client_keys.put(client_id, (*keys, (kid, public_jwk)))
+        return True
+
+    async def remove_client_key(self, client_id: UUID, kid: str) -> bool:
+        keys = self._client_keys.get(client_id) or ()
+        kept = tuple(key for key in keys if key[0] != kid)
+        self._client_keys.put(client_id, kept)
+        return len(kept) < len(keys)
 
 
 class InMemoryTrainingRepository(TrainingRepository, _Repository[UUID, TrainingRecord]):
@@ -205,6 +261,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.store = store
         self._overlays: list[Overlay[object, object]] = []
         self._pending_events: list[DomainEvent] = []
+        self._pending_accesses: list[Access] = []
 
     def _overlay(self, committed: dict[K, V]) -> Overlay[K, V]:
         overlay = Overlay(committed)
@@ -213,9 +270,15 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     async def _begin(self) -> None:
         store, self._overlays, self._pending_events = self.store, [], []
+        self._pending_accesses = []
         self.organizations = InMemoryOrganizationRepository(self._overlay(store.organizations))
         self.persons = InMemoryPersonRepository(self._overlay(store.persons))
         self.clients = InMemoryClientRepository(self._overlay(store.clients))
+        self.credentials = InMemoryCredentialRepository(
+            self._overlay(store.passwords),
+            self._overlay(store.client_keys),
+            self._overlay(store.ended_sessions),
+        )
         self.training = InMemoryTrainingRepository(self._overlay(store.training))
         self.certifications = InMemoryCertificationRepository(self._overlay(store.certifications))
         self.supervision = InMemorySupervisionRepository(self._overlay(store.supervision))
@@ -223,14 +286,21 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.requests = InMemoryRequestLog(self._overlay(store.requests))
 
     async def _end(self) -> None:
-        self._overlays, self._pending_events = [], []
+        self._overlays, self._pending_events, self._pending_accesses = [], [], []
 
     async def publish(self, event: DomainEvent) -> None:
         self._pending_events.append(event)
+
+    async def record_access(self, access: Access) -> None:
+        self._pending_accesses.append(access)
+
+    async def record_denied(self, access: Access) -> None:
+        self.store.denied.append(access)
 
     async def commit(self) -> None:
         for overlay in self._overlays:
             overlay.apply()
         self.store.published.extend(self._pending_events)
+        self.store.audited.extend(self._pending_accesses)
         self.store.commits += 1
-        self._overlays, self._pending_events = [], []
+        self._overlays, self._pending_events, self._pending_accesses = [], [], []

@@ -184,13 +184,15 @@ class PostgresClientRepository(ClientRepository):
             "FROM clients WHERE client_id = $1",
             client_id,
         )
-        if row is None:
-            return None
-        return Client(
-            client_id=row["client_id"],
-            organization_id=row["organization_id"],
-            kind=ClientKind(row["kind"]),
-            display_name=row["display_name"],
-            scopes=tuple(row["scopes"]),
-            create_time=row["create_time"],
-        )
+        return client_from_row(row) if row else None
+
+
+def client_from_row(row: asyncpg.Record) -> Client:
+    return Client(
+        client_id=row["client_id"],
+        organization_id=row["organization_id"],
+        kind=ClientKind(row["kind"]),
+        display_name=row["display_name"],
+        scopes=tuple(row["scopes"]),
+        create_time=row["create_time"],
+    )

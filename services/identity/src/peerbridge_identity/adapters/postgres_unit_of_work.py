@@ -8,8 +8,13 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
+from peerbridge_platform.audit import Auditor
+
+from ..domain.access_rules import Access
 from ..domain.events import DomainEvent
 from ..service_layer.unit_of_work import UnitOfWork
+from .audit_trail import SERVICE, record_allowed, record_denied
+from .postgres_credentials import PostgresCredentialRepository
 from .postgres_eligibility import PostgresEligibilityRepository, PostgresRequestLog
 from .postgres_people import (
     PostgresClientRepository,
@@ -28,9 +33,12 @@ EventWriter = Callable[[PoolConnectionProxy, DomainEvent], Awaitable[None]]
 
 
 class PostgresUnitOfWork(UnitOfWork):
-    def __init__(self, pool: asyncpg.Pool, write_events: EventWriter) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, write_events: EventWriter, auditor: Auditor | None = None
+    ) -> None:
         self._pool = pool
         self._write_events = write_events
+        self._auditor = auditor or Auditor(SERVICE, pool=pool)
         self._connection: PoolConnectionProxy | None = None
         self._transaction: Transaction | None = None
 
@@ -48,6 +56,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.organizations = PostgresOrganizationRepository(connection)
         self.persons = PostgresPersonRepository(connection)
         self.clients = PostgresClientRepository(connection)
+        self.credentials = PostgresCredentialRepository(connection)
         self.training = PostgresTrainingRepository(connection)
         self.certifications = PostgresCertificationRepository(connection)
         self.supervision = PostgresSupervisionRepository(connection)
@@ -67,6 +76,14 @@ class PostgresUnitOfWork(UnitOfWork):
 
     async def publish(self, event: DomainEvent) -> None:
         await self._write_events(self._open_connection(), event)
+
+    async def record_access(self, access: Access) -> None:
+        await record_allowed(self._auditor, self._open_connection(), access)
+
+    async def record_denied(self, access: Access) -> None:
+        if self._connection is not None:
+            raise RuntimeError("record_denied inside `async with`: its transaction is still open")
+        await record_denied(self._auditor, access)
 
     async def commit(self) -> None:
         if self._transaction is None:

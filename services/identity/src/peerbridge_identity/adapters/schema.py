@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from peerbridge_platform.audit import AUDIT_MIGRATIONS
+from peerbridge_platform.auth import AUTH_MIGRATIONS
 from peerbridge_platform.migrations import Migration, apply_migrations, load_migrations
 from peerbridge_platform.outbox import OUTBOX_MIGRATIONS
 
@@ -15,8 +17,8 @@ def identity_migrations() -> list[Migration]:
 
 
 def all_migrations() -> list[Migration]:
-    """The outbox's migrations first (our writes depend on them), then ours."""
-    return [*OUTBOX_MIGRATIONS, *identity_migrations()]
+    """The platform's migrations first (our writes depend on them), then ours."""
+    return [*OUTBOX_MIGRATIONS, *AUDIT_MIGRATIONS, *AUTH_MIGRATIONS, *identity_migrations()]
 
 
 async def migrate(database_url: str, migrations: list[Migration]) -> list[Migration]:

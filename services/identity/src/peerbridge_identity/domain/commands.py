@@ -7,7 +7,7 @@ same language and the rules report every bad field at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -123,3 +123,23 @@ class VerifyCertification:
 class AssignSupervisor:
     supporter_id: str
     supervisor_id: str
+
+
+@dataclass(frozen=True)
+class SetPassword:
+    person_id: str
+    username: str
+    new_password: str = field(repr=False)
+    current_password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class AddClientKey:
+    client_id: str
+    public_jwk_json: str
+
+
+@dataclass(frozen=True)
+class RemoveClientKey:
+    client_id: str
+    kid: str

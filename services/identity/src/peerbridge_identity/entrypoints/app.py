@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 import asyncpg
 
 from peerbridge_platform import tracing
+from peerbridge_platform.auth import BearerVerifier, TokenVerifier
 from peerbridge_platform.grpc import GrpcServer, start_server
 from peerbridge_platform.kafka import ensure_topics, wait_for_kafka
 from peerbridge_platform.logging import get_logger
@@ -23,14 +25,18 @@ from peerbridge_platform.outbox import OutboxRelay
 
 from ..adapters.database import open_pool
 from ..adapters.kafka_topics import topic_specs
+from ..adapters.postgres_signing_keys import PostgresSigningKeys
 from ..adapters.schema import all_migrations, migrate
-from ..bootstrap import bootstrap, postgres_units_of_work, utc_now
+from ..bootstrap import bootstrap, postgres_units_of_work, token_issuer, utc_now
 from ..config import IdentitySettings
 from ..service_layer.application import IdentityApplication
 from ..service_layer.context import Clock
 from ..service_layer.pagination import PageLimits
+from ..service_layer.signing_keys import SigningKeys
+from .credential_housekeeping import purge_periodically
 from .eligibility_schedule import review_periodically
-from .grpc_server import identity_registration
+from .grpc_server import identity_interceptors, identity_registration
+from .grpc_tokens import token_registration
 from .readiness import Readiness, keep_health_current, stop_watching
 
 log = get_logger(__name__)
@@ -38,17 +44,30 @@ log = get_logger(__name__)
 RELAY_NAME = "identity"
 # How often health is re-checked against PostgreSQL and Kafka.
 READINESS_INTERVAL_S = 5.0
+# The leeway every verifier allows on `exp` (TokenVerifier's default).
+VERIFIER_LEEWAY_S = 30
+# How often spent assertion ids and old throttle windows are deleted.
+HOUSEKEEPING_INTERVAL_S = 600.0
 
 
 class IdentityProcess:
     """Owns what the process started; `stop()` undoes whatever `start()` got through.
 
     `clock` is the service's notion of now; tests pass one they can move.
+    `verifier` checks the access token of every IdentityService call; without
+    one no call carries a principal, so every one of them is refused.
     """
 
-    def __init__(self, settings: IdentitySettings, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        settings: IdentitySettings,
+        *,
+        clock: Clock = utc_now,
+        verifier: BearerVerifier | None = None,
+    ) -> None:
         self._settings = settings
         self._clock = clock
+        self._verifier = verifier
         self._cleanup = contextlib.AsyncExitStack()
         self.server: GrpcServer | None = None
         self.application: IdentityApplication | None = None
@@ -73,14 +92,25 @@ class IdentityProcess:
         await relay.start()
         self._cleanup.push_async_callback(_stop_relay, relay)
 
+        signing_keys = await self._signing_keys(pool)
         application = bootstrap(
             postgres_units_of_work(pool),
             clock=self._clock,
             warning_days=settings.eligibility_warning_days,
             page_limits=PageLimits(settings.page_size_default, settings.page_size_max),
+            signing_keys=signing_keys,
         )
         self.application = application
-        server = await start_server(settings.grpc_listen, [identity_registration(application)])
+        issuer = token_issuer(pool, signing_keys, settings, self._clock)
+        # Our own tokens are verified with our own keys, straight from storage.
+        verifier = self._verifier or TokenVerifier(
+            settings.token_issuer, settings.token_audience, signing_keys
+        )
+        server = await start_server(
+            settings.grpc_listen,
+            [identity_registration(application), token_registration(issuer)],
+            interceptors=identity_interceptors(verifier),
+        )
         self.server = server
         self._cleanup.push_async_callback(server.stop, settings.grpc_grace_s)
 
@@ -101,6 +131,28 @@ class IdentityProcess:
             name="identity-eligibility-review",
         )
         self._cleanup.push_async_callback(_stop_reviewer, reviewer)
+
+    async def _signing_keys(self, pool: asyncpg.Pool) -> SigningKeys:
+        """The keys that sign tokens, created on first start and reloaded periodically."""
+        settings = self._settings
+        signing_keys = SigningKeys(
+            PostgresSigningKeys(pool, settings.keyring()),
+            clock=self._clock,
+            # A retired key verifies until every token it signed has expired.
+            grace=timedelta(seconds=settings.access_token_lifetime_s + VERIFIER_LEEWAY_S),
+        )
+        await signing_keys.start()
+        reloader = asyncio.create_task(
+            signing_keys.reload_periodically(settings.signing_key_reload_interval_s),
+            name="identity-signing-key-reload",
+        )
+        self._cleanup.push_async_callback(stop_watching, reloader)
+        housekeeper = asyncio.create_task(
+            purge_periodically(pool, self._clock, HOUSEKEEPING_INTERVAL_S),
+            name="identity-credential-housekeeping",
+        )
+        self._cleanup.push_async_callback(stop_watching, housekeeper)
+        return signing_keys
 
     async def stop(self) -> None:
         await self._cleanup.aclose()

@@ -1,22 +1,32 @@
 """The IdentityService servicer: translates each call and hands it to the application.
 
 Domain errors propagate as they are; the platform's error-mapping interceptor
-turns them into canonical status codes with field violations.
+turns them into canonical status codes with field violations. Every
+IdentityService call needs a verified access token (`identity_interceptors`);
+who may do what is decided in the service layer (see domain/access_rules.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import grpc
+
 from peerbridge.identity.v1 import identity_service_pb2 as service_pb2
 from peerbridge.identity.v1 import identity_service_pb2_grpc as service_grpc
+from peerbridge.identity.v1 import identity_tokens_pb2 as tokens_pb2
+from peerbridge_platform.auth import BearerVerifier
 from peerbridge_platform.grpc import ServiceRegistration
+from peerbridge_platform.grpc.auth_interceptor import EXEMPT_SERVICES, AuthenticationInterceptor
+from peerbridge_platform.grpc.server_interceptors import default_server_interceptors
 
 from ..adapters import protobuf_values as to_proto
+from ..domain import commands
 from ..service_layer.application import IdentityApplication
 from . import grpc_translation as translate
 
 SERVICE_NAME: str = service_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
+TOKEN_SERVICE_NAME: str = tokens_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name
 
 
 class IdentityServicer(service_grpc.IdentityServiceServicer):
@@ -125,6 +135,38 @@ class IdentityServicer(service_grpc.IdentityServiceServicer):
             next_page_token=page.next_page_token,
         )
 
+    async def SetPassword(
+        self, request: service_pb2.SetPasswordRequest, context: Any
+    ) -> service_pb2.SetPasswordResponse:
+        await self._app.set_password(
+            commands.SetPassword(
+                person_id=request.person_id,
+                username=request.username,
+                new_password=request.new_password,
+                current_password=request.current_password,
+            )
+        )
+        return service_pb2.SetPasswordResponse()
+
+    async def AddClientKey(
+        self, request: service_pb2.AddClientKeyRequest, context: Any
+    ) -> service_pb2.AddClientKeyResponse:
+        kid = await self._app.add_client_key(
+            commands.AddClientKey(request.client_id, request.public_jwk_json)
+        )
+        return service_pb2.AddClientKeyResponse(kid=kid)
+
+    async def RemoveClientKey(
+        self, request: service_pb2.RemoveClientKeyRequest, context: Any
+    ) -> service_pb2.RemoveClientKeyResponse:
+        await self._app.remove_client_key(commands.RemoveClientKey(request.client_id, request.kid))
+        return service_pb2.RemoveClientKeyResponse()
+
+    async def RotateSigningKey(
+        self, request: service_pb2.RotateSigningKeyRequest, context: Any
+    ) -> service_pb2.RotateSigningKeyResponse:
+        return service_pb2.RotateSigningKeyResponse(kid=await self._app.rotate_signing_key())
+
 
 def identity_registration(application: IdentityApplication) -> ServiceRegistration:
     servicer = IdentityServicer(application)
@@ -132,3 +174,13 @@ def identity_registration(application: IdentityApplication) -> ServiceRegistrati
         SERVICE_NAME,
         lambda server: service_grpc.add_IdentityServiceServicer_to_server(servicer, server),
     )
+
+
+def identity_interceptors(verifier: BearerVerifier) -> list[grpc.aio.ServerInterceptor]:
+    """The default interceptors plus authentication of every call but health, reflection
+    and TokenService (which is how a caller gets a token in the first place)."""
+    exempt = (*EXEMPT_SERVICES, TOKEN_SERVICE_NAME)
+    return [
+        *default_server_interceptors(),
+        AuthenticationInterceptor(verifier, exempt_services=exempt),
+    ]

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from ..domain import commands
 from ..domain.eligibility import EligibilityState
 from ..domain.model import Certification, Client, Organization, Person, Supervision, TrainingRecord
-from . import eligibility_handlers, organization_handlers, person_handlers, qualification_handlers
+from . import (
+    credential_handlers,
+    eligibility_handlers,
+    organization_handlers,
+    person_handlers,
+    qualification_handlers,
+)
 from .context import HandlerContext
 from .pagination import PageLimits
 from .queries import (
@@ -17,6 +23,8 @@ from .queries import (
     GetSupporterEligibility,
     ListEligibleSupporters,
 )
+from .signing_keys import SigningKeys
+from .token_ports import PasswordHasher
 from .unit_of_work import UnitOfWork
 
 
@@ -27,6 +35,9 @@ class IdentityApplication:
     uow_factory: Callable[[], UnitOfWork]
     context: HandlerContext
     page_limits: PageLimits
+    hasher: PasswordHasher
+    # None where the process signs no tokens (tests of the other use cases).
+    signing_keys: SigningKeys | None = None
 
     async def register_organization(self, command: commands.RegisterOrganization) -> Organization:
         return await organization_handlers.register_organization(
@@ -89,3 +100,19 @@ class IdentityApplication:
         return await eligibility_handlers.review_due_supporters(
             self.uow_factory(), self.context, batch_size
         )
+
+    async def set_password(self, command: commands.SetPassword) -> None:
+        await credential_handlers.set_password(
+            command, self.uow_factory(), self.context, self.hasher
+        )
+
+    async def add_client_key(self, command: commands.AddClientKey) -> str:
+        return await credential_handlers.add_client_key(command, self.uow_factory(), self.context)
+
+    async def remove_client_key(self, command: commands.RemoveClientKey) -> None:
+        await credential_handlers.remove_client_key(command, self.uow_factory())
+
+    async def rotate_signing_key(self) -> str:
+        if self.signing_keys is None:
+            raise RuntimeError("this process has no signing keys")
+        return await credential_handlers.rotate_signing_key(self.uow_factory(), self.signing_keys)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from peerbridge_platform.errors import FieldViolation, InvalidArgument
 from peerbridge_platform.logging import get_logger
 
+from ..domain import access_rules as rules
 from ..domain.checks import Violations, parse_optional_uuid
 from ..domain.eligibility import EligibilityState
+from .access import audit, authorize, caller, enforce, person_facts, recording_denials
 from .context import HandlerContext
 from .eligibility import assess_now, refresh_eligibility
 from .lookups import person_not_found, require_uuid
@@ -22,12 +26,20 @@ async def get_supporter_eligibility(
 ) -> EligibilityState:
     """The person's eligibility assessed for today from the stored facts (read only)."""
     person_id = require_uuid("person_id", query.person_id)
-    async with uow:
+    principal = caller()
+    access = rules.about_qualifications(
+        principal, "eligibility.read", "eligibility", person_id, person_id
+    )
+    async with recording_denials(uow), uow:
         person = await uow.persons.get(person_id)
         if person is None:
             raise person_not_found(person_id)
+        decision = rules.read_eligibility(principal, await person_facts(uow, person))
+        enforce(decision, access, person_not_found(person_id))
         assessment = await assess_now(uow, person, context)
         stored = await uow.eligibility.get(person_id)
+        await audit(uow, access, decision)
+        await uow.commit()
     return EligibilityState(
         person_id=person_id,
         organization_id=person.organization_id,
@@ -55,7 +67,13 @@ async def list_eligible_supporters(
     organization_id = parse_optional_uuid("organization_id", query.organization_id, violations)
     if violations:
         raise InvalidArgument("the listing request is not valid", violations)
-    filters = {"organization_id": str(organization_id) if organization_id else None}
+    principal = caller()
+    listing = rules.list_eligible(principal, str(organization_id) if organization_id else None)
+    access = rules.about_qualifications(principal, "eligibility.list", "eligibility", None, None)
+    decision = await authorize(uow, listing.decision, access)
+    # Staff of a program are narrowed to their own when the request names none.
+    organization_id = UUID(listing.organization_id) if listing.organization_id else None
+    filters = {"organization_id": listing.organization_id}
     after = decode_page_token(query.page_token, filters)
     size = limits.size_for(query.page_size)
     async with uow:
@@ -63,6 +81,8 @@ async def list_eligible_supporters(
         found = await uow.eligibility.list_eligible(
             context.today(), organization_id, after=after, limit=size + 1
         )
+        await audit(uow, access, decision)
+        await uow.commit()
     page = found[:size]
     next_token = encode_page_token(page[-1].person_id, filters) if len(found) > size else ""
     return EligibleSupporterPage(supporters=page, next_page_token=next_token)

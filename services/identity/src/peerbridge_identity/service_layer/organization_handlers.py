@@ -6,10 +6,12 @@ from uuid import UUID
 
 from peerbridge_platform.logging import get_logger
 
+from ..domain import access_rules as rules
 from ..domain.commands import RegisterClient, RegisterOrganization
 from ..domain.events import ClientRegistered, OrganizationRegistered
 from ..domain.model import Client, Organization
 from ..domain.organization_rules import validate_new_client, validate_new_organization
+from .access import audit, authorize, caller
 from .context import HandlerContext
 from .idempotency import create_once
 from .lookups import existing_organization
@@ -29,6 +31,8 @@ async def _load_client(uow: UnitOfWork, client_id: UUID) -> Client | None:
 async def register_organization(
     command: RegisterOrganization, uow: UnitOfWork, context: HandlerContext
 ) -> Organization:
+    access = rules.administration("organization.register", "organization")
+    decision = await authorize(uow, rules.administer(caller()), access)
     request_id, details = validate_new_organization(command)
 
     async def create(uow: UnitOfWork) -> tuple[Organization, UUID]:
@@ -41,6 +45,7 @@ async def register_organization(
         )
         await uow.organizations.add(organization)
         await uow.publish(OrganizationRegistered(organization))
+        await audit(uow, access.on(organization.organization_id), decision)
         return organization, organization.organization_id
 
     organization, created = await create_once(
@@ -63,6 +68,8 @@ async def register_organization(
 async def register_client(
     command: RegisterClient, uow: UnitOfWork, context: HandlerContext
 ) -> Client:
+    access = rules.administration("client.register", "client")
+    decision = await authorize(uow, rules.administer(caller()), access)
     request_id, details = validate_new_client(command)
 
     async def create(uow: UnitOfWork) -> tuple[Client, UUID]:
@@ -77,6 +84,7 @@ async def register_client(
         )
         await uow.clients.add(client)
         await uow.publish(ClientRegistered(client))
+        await audit(uow, access.on(client.client_id), decision)
         return client, client.client_id
 
     client, created = await create_once(

@@ -7,6 +7,7 @@ from uuid import UUID
 from peerbridge_platform.errors import InvalidArgument
 from peerbridge_platform.logging import get_logger
 
+from ..domain import access_rules as rules
 from ..domain import person_rules
 from ..domain.checks import Violations, parse_choice, parse_uuid
 from ..domain.commands import GrantRole, RegisterPerson, RevokeRole, UpdateProfile
@@ -15,6 +16,7 @@ from ..domain.model import Person
 from ..domain.person_rules import check_organization_fits, validate_new_person
 from ..domain.profile_rules import apply_profile_change, parse_profile_change
 from ..domain.values import Role
+from .access import audit, authorize, caller, enforce, person_facts, recording_denials
 from .context import HandlerContext
 from .eligibility import refresh_eligibility
 from .idempotency import create_once
@@ -39,6 +41,11 @@ async def register_person(
 ) -> Person:
     """Register a person, or return the one an earlier call with this request id registered."""
     request_id, details = validate_new_person(command)
+    principal = caller()
+    access = rules.about_person(principal, "person.register", None)
+    decision = await authorize(
+        uow, rules.register_person(principal, details.roles, details.organization_id), access
+    )
 
     async def create(uow: UnitOfWork) -> tuple[Person, UUID]:
         if details.organization_id is not None:
@@ -56,6 +63,7 @@ async def register_person(
         )
         await uow.persons.add(person)
         await uow.publish(PersonRegistered(person))
+        await audit(uow, access.on(person.person_id, person.person_id), decision)
         # A new supporter starts INELIGIBLE, stored so the scheduled review sees them.
         await refresh_eligibility(uow, person, context)
         return person, person.person_id
@@ -79,10 +87,16 @@ async def register_person(
 
 async def get_person(query: GetPerson, uow: UnitOfWork) -> Person:
     person_id = require_uuid("person_id", query.person_id)
-    async with uow:
+    principal = caller()
+    access = rules.about_person(principal, "person.read", person_id)
+    async with recording_denials(uow), uow:
         person = await uow.persons.get(person_id)
-    if person is None:
-        raise person_not_found(person_id)
+        if person is None:
+            raise person_not_found(person_id)
+        decision = rules.read_person(principal, await person_facts(uow, person))
+        enforce(decision, access, person_not_found(person_id))
+        await audit(uow, access, decision)
+        await uow.commit()
     return person
 
 
@@ -95,8 +109,13 @@ async def update_profile(
     change = parse_profile_change(command, violations)
     if violations or person_id is None or change is None:
         raise InvalidArgument("the profile change is not valid", violations)
-    async with uow:
+    principal = caller()
+    access = rules.about_person(principal, "person.update_profile", person_id)
+    async with recording_denials(uow), uow:
         person = await locked_person(uow, person_id)
+        decision = rules.update_profile(principal, await person_facts(uow, person))
+        enforce(decision, access, person_not_found(person_id))
+        await audit(uow, access, decision)
         profile, changed_fields = apply_profile_change(person, change)
         if not changed_fields:
             return person
@@ -119,8 +138,11 @@ async def grant_role(command: GrantRole, uow: UnitOfWork, context: HandlerContex
     )
     if violations or role is None or person_id is None:
         raise InvalidArgument("the grant is not valid", violations)
+    access = rules.about_person(caller(), "person.grant_role", person_id)
+    decision = await authorize(uow, rules.change_roles(caller(), person_id), access)
     async with uow:
         person = await locked_person(uow, person_id)
+        await audit(uow, access, decision)
         # The named organization, else the person's own: a role must fit either way.
         named = organization_id or person.organization_id
         organization = await existing_organization(uow, named) if named else None
@@ -141,8 +163,11 @@ async def revoke_role(command: RevokeRole, uow: UnitOfWork, context: HandlerCont
     person_id = parse_uuid("person_id", command.person_id, violations)
     if violations or role is None or person_id is None:
         raise InvalidArgument("the revocation is not valid", violations)
+    access = rules.about_person(caller(), "person.revoke_role", person_id)
+    decision = await authorize(uow, rules.change_roles(caller(), person_id), access)
     async with uow:
         person = await locked_person(uow, person_id)
+        await audit(uow, access, decision)
         supervises = role is Role.SUPERVISOR and await uow.supervision.supervises_anyone(person_id)
         updated, revoked = person_rules.revoke_role(
             person, role, supervises_anyone=supervises, now=context.now()

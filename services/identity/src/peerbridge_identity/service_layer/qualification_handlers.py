@@ -12,6 +12,7 @@ from uuid import UUID
 from peerbridge_platform.errors import NotFound
 from peerbridge_platform.logging import get_logger
 
+from ..domain import access_rules as rules
 from ..domain.commands import (
     AssignSupervisor,
     RecordCertification,
@@ -29,6 +30,7 @@ from ..domain.qualification_rules import (
     validate_training,
 )
 from ..domain.values import VerificationStatus
+from .access import audit, caller, enforce, person_facts, recording_denials
 from .context import HandlerContext
 from .eligibility import refresh_eligibility
 from .idempotency import create_once
@@ -50,9 +52,15 @@ async def record_training(
     command: RecordTraining, uow: UnitOfWork, context: HandlerContext
 ) -> TrainingRecord:
     request_id, details = validate_training(command, context.today())
+    principal = caller()
+    access = rules.about_qualifications(
+        principal, "training.record", "training_record", None, details.person_id
+    )
 
     async def create(uow: UnitOfWork) -> tuple[TrainingRecord, UUID]:
         person = await locked_person(uow, details.person_id)
+        decision = rules.manage_qualifications(principal, await person_facts(uow, person))
+        enforce(decision, access, person_not_found(details.person_id))
         check_is_supporter(person)
         record = TrainingRecord(
             training_record_id=context.new_id(),
@@ -63,17 +71,19 @@ async def record_training(
             create_time=context.now(),
         )
         await uow.training.add(record)
+        await audit(uow, access.on(record.training_record_id), decision)
         await refresh_eligibility(uow, person, context)
         return record, record.training_record_id
 
-    record, created = await create_once(
-        uow,
-        operation="record_training",
-        request_id=request_id,
-        details=details,
-        load=_load_training,
-        create=create,
-    )
+    async with recording_denials(uow):
+        record, created = await create_once(
+            uow,
+            operation="record_training",
+            request_id=request_id,
+            details=details,
+            load=_load_training,
+            create=create,
+        )
     if created:
         log.info("training recorded", person_id=str(record.person_id), module=record.module)
     return record
@@ -83,9 +93,15 @@ async def record_certification(
     command: RecordCertification, uow: UnitOfWork, context: HandlerContext
 ) -> Certification:
     request_id, details = validate_certification(command)
+    principal = caller()
+    access = rules.about_qualifications(
+        principal, "certification.record", "certification", None, details.person_id
+    )
 
     async def create(uow: UnitOfWork) -> tuple[Certification, UUID]:
         person = await locked_person(uow, details.person_id)
+        decision = rules.record_certification(principal, await person_facts(uow, person))
+        enforce(decision, access, person_not_found(details.person_id))
         check_is_supporter(person)
         certification = Certification(
             certification_id=context.new_id(),
@@ -101,18 +117,20 @@ async def record_certification(
             create_time=context.now(),
         )
         await uow.certifications.add(certification)
+        await audit(uow, access.on(certification.certification_id), decision)
         # Pending counts for nothing yet, but the reasons change (unverified, not missing).
         await refresh_eligibility(uow, person, context)
         return certification, certification.certification_id
 
-    certification, created = await create_once(
-        uow,
-        operation="record_certification",
-        request_id=request_id,
-        details=details,
-        load=_load_certification,
-        create=create,
-    )
+    async with recording_denials(uow):
+        certification, created = await create_once(
+            uow,
+            operation="record_certification",
+            request_id=request_id,
+            details=details,
+            load=_load_certification,
+            create=create,
+        )
     if created:
         log.info(
             "certification recorded",
@@ -126,11 +144,21 @@ async def verify_certification(
     command: VerifyCertification, uow: UnitOfWork, context: HandlerContext
 ) -> Certification:
     certification_id, decision, verified_by = parse_verification(command)
-    async with uow:
+    principal = caller()
+    not_found = NotFound(f"certification {certification_id} not found")
+    async with recording_denials(uow), uow:
         found = await uow.certifications.get(certification_id)
         if found is None:
-            raise NotFound(f"certification {certification_id} not found")
+            raise not_found
         people = await uow.persons.lock({found.person_id, verified_by})
+        access = rules.about_qualifications(
+            principal, "certification.verify", "certification", certification_id, found.person_id
+        )
+        allowed = rules.verify_certification(
+            principal, await person_facts(uow, people[found.person_id]), verified_by
+        )
+        enforce(allowed, access, not_found)
+        await audit(uow, access, allowed)
         if verified_by not in people:
             raise person_not_found(verified_by)
         # Read again under the holder's lock: a concurrent decision may have committed.
@@ -155,13 +183,21 @@ async def assign_supervisor(
     command: AssignSupervisor, uow: UnitOfWork, context: HandlerContext
 ) -> Supervision:
     supporter_id, supervisor_id = parse_supervision(command)
-    async with uow:
+    principal = caller()
+    access = rules.about_qualifications(
+        principal, "supervision.assign", "supervision", supporter_id, supporter_id
+    )
+    async with recording_denials(uow), uow:
         # Both locked: a concurrent revocation of SUPERVISOR must see this link, or fail it.
         people = await uow.persons.lock({supporter_id, supervisor_id})
-        for person_id in (supporter_id, supervisor_id):
-            if person_id not in people:
-                raise person_not_found(person_id)
+        if supporter_id not in people:
+            raise person_not_found(supporter_id)
         supporter = people[supporter_id]
+        allowed = rules.manage_qualifications(principal, await person_facts(uow, supporter))
+        enforce(allowed, access, person_not_found(supporter_id))
+        await audit(uow, access, allowed)
+        if supervisor_id not in people:
+            raise person_not_found(supervisor_id)
         check_supervision(supporter, people[supervisor_id])
         current = await uow.supervision.get(supporter_id)
         if current is not None and current.supervisor_id == supervisor_id:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from peerbridge_platform.errors import Conflict
 
+from ..domain.credentials import PasswordCredential
 from ..domain.eligibility import EligibilityState
 from ..domain.model import Certification, Client, Organization, Person, Supervision, TrainingRecord
 
@@ -85,6 +86,36 @@ class ClientRepository(abc.ABC):
 
     @abc.abstractmethod
     async def get(self, client_id: UUID) -> Client | None: ...
+
+
+class CredentialRepository(abc.ABC):
+    """People's passwords and partner clients' public keys."""
+
+    @abc.abstractmethod
+    async def password_of(self, person_id: UUID) -> PasswordCredential | None: ...
+
+    @abc.abstractmethod
+    async def username_owner(self, username_key: str) -> UUID | None: ...
+
+    @abc.abstractmethod
+    async def put_password(self, credential: PasswordCredential, username_key: str) -> None:
+        """Store the person's credential, replacing theirs; failures and lock start over."""
+
+    @abc.abstractmethod
+    async def end_sessions(self, person_id: UUID, now: datetime, reason: str) -> int:
+        """Revoke every refresh token family of the person; returns how many."""
+
+    @abc.abstractmethod
+    async def client_key_ids(self, client_id: UUID) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def add_client_key(
+        self, client_id: UUID, kid: str, public_jwk: dict[str, str], now: datetime
+    ) -> bool:
+        """False when the client has this key already."""
+
+    @abc.abstractmethod
+    async def remove_client_key(self, client_id: UUID, kid: str) -> bool: ...
 
 
 class TrainingRepository(abc.ABC):

@@ -6,10 +6,12 @@ import abc
 from types import TracebackType
 from typing import Self
 
+from ..domain.access_rules import Access
 from ..domain.events import DomainEvent
 from .repository import (
     CertificationRepository,
     ClientRepository,
+    CredentialRepository,
     EligibilityRepository,
     OrganizationRepository,
     PersonRepository,
@@ -28,6 +30,7 @@ class UnitOfWork(abc.ABC):
     organizations: OrganizationRepository
     persons: PersonRepository
     clients: ClientRepository
+    credentials: CredentialRepository
     training: TrainingRepository
     certifications: CertificationRepository
     supervision: SupervisionRepository
@@ -56,6 +59,18 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def publish(self, event: DomainEvent) -> None:
         """Record `event` with this transaction: it is published if, and only if, it commits."""
+
+    @abc.abstractmethod
+    async def record_access(self, access: Access) -> None:
+        """Audit an allowed access with this transaction: on record if, and only if, it commits."""
+
+    @abc.abstractmethod
+    async def record_denied(self, access: Access) -> None:
+        """Audit a refused attempt in a transaction of its own, committed at once.
+
+        Call it outside `async with`: the refused request's own transaction has
+        rolled back by then, and holds no connection meanwhile.
+        """
 
     @abc.abstractmethod
     async def commit(self) -> None: ...
