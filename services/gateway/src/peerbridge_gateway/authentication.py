@@ -16,24 +16,13 @@ from peerbridge_platform.errors import Unauthenticated
 from peerbridge_platform.grpc import Caller
 from peerbridge_platform.logging import get_logger
 
-from .problems import ProblemException
+from .problems import ProblemException, challenge
 
-REALM = "peerbridge"
 # Named in the OpenAPI document's security requirements.
 SCHEME_NAME = "bearer"
 
 log = get_logger(__name__)
 _MAX_REASONS = 256
-
-
-def challenge(*, error: str | None = None, scopes: tuple[str, ...] = ()) -> str:
-    """A `WWW-Authenticate` value (RFC 6750 §3): no error code when no token was sent."""
-    parts = [f'realm="{REALM}"']
-    if error is not None:
-        parts.append(f'error="{error}"')
-    if scopes:
-        parts.append(f'scope="{" ".join(scopes)}"')
-    return "Bearer " + ", ".join(parts)
 
 
 def unauthenticated(*, token_sent: bool) -> ProblemException:

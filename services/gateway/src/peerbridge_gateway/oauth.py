@@ -19,7 +19,6 @@ from pydantic import BaseModel
 
 from peerbridge_platform.auth import CLIENT_ASSERTION_TYPE
 
-from .authentication import REALM
 from .clients.errors import ServiceError
 from .clients.tokens import (
     ClientCredentialsGrant,
@@ -28,6 +27,7 @@ from .clients.tokens import (
     PasswordGrant,
     RefreshTokenGrant,
 )
+from .problems import challenge
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 # Token responses hold credentials: no cache may keep them (RFC 6749 §5.1).
@@ -80,7 +80,7 @@ def invalid_client(description: str) -> OAuthError:
         "invalid_client",
         description,
         status=401,
-        headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_client"'},
+        headers={"WWW-Authenticate": challenge(error="invalid_client")},
     )
 
 

@@ -156,6 +156,20 @@ def from_http_exception(error: StarletteHTTPException) -> ProblemException:
     )
 
 
+# The realm of the gateway's bearer challenges (RFC 6750).
+REALM = "peerbridge"
+
+
+def challenge(*, error: str | None = None, scopes: tuple[str, ...] = ()) -> str:
+    """A `WWW-Authenticate` value (RFC 6750 §3): no error code when no token was sent."""
+    parts = [f'realm="{REALM}"']
+    if error is not None:
+        parts.append(f'error="{error}"')
+    if scopes:
+        parts.append(f'scope="{" ".join(scopes)}"')
+    return "Bearer " + ", ".join(parts)
+
+
 # Slug and title for each canonical code a service may answer with.
 _SERVICE_PROBLEMS: dict[grpc.StatusCode, tuple[str, str]] = {
     grpc.StatusCode.INVALID_ARGUMENT: ("invalid-argument", "Invalid request"),
@@ -177,6 +191,10 @@ def from_service_error(error: ServiceError) -> ProblemException:
     headers: dict[str, str] = {}
     if error.retry_after_s is not None:
         headers["Retry-After"] = str(error.retry_after_s)
+    if error.code is grpc.StatusCode.UNAUTHENTICATED:
+        # The service refused the forwarded token (e.g. it expired on the way): a 401 still
+        # says how to authenticate (RFC 6750 §3).
+        headers["WWW-Authenticate"] = challenge(error="invalid_token")
     if status < 500:
         # Meant for the caller: the service's message and its field violations.
         detail: str | None = error.message or None

@@ -7,12 +7,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 import structlog
 
-from peerbridge_gateway.authentication import RateLimitedLog, challenge
+from peerbridge_gateway.authentication import RateLimitedLog
+from peerbridge_gateway.clients.errors import ServiceError
 from peerbridge_gateway.clients.in_memory import InMemoryReferrals
+from peerbridge_gateway.problems import challenge
 from peerbridge_platform.auth import KeySet, SigningKey
 from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
 
@@ -107,6 +110,16 @@ async def test_scopes_are_checked_per_route(
     one = await anonymous.get("/v1/referrals/any-id", headers=write_only)
     assert one.status_code == 403
     assert (await anonymous.get("/v1/referrals", headers=read_only)).status_code == 200
+
+
+async def test_a_token_the_service_refuses_is_a_401_with_a_challenge(
+    client: httpx.AsyncClient, referrals: InMemoryReferrals
+) -> None:
+    # The service verifies the forwarded token again; it may still refuse it (expired on the way).
+    referrals.failures.append(
+        ServiceError("referrals", grpc.StatusCode.UNAUTHENTICATED, "token expired")
+    )
+    refused(await client.get("/v1/referrals"))
 
 
 async def test_the_token_is_forwarded_to_the_service(
