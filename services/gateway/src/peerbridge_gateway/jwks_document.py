@@ -2,7 +2,8 @@
 
 Partner apps and EHRs fetch it to verify access tokens themselves. A short
 cache keeps that traffic off identity; when identity cannot answer, the last
-good copy is served for a bounded time, then the endpoint answers 503.
+good copy is served for a bounded time (asking identity again every
+`retry_s`, not on every request), then the endpoint answers 503.
 """
 
 from __future__ import annotations
@@ -39,11 +40,16 @@ class CachedJwks:
         *,
         ttl_s: float,
         max_stale_s: float = 3600.0,
+        retry_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._download = download
         self._ttl_s = ttl_s
         self._max_stale_s = max_stale_s
+        self._retry_s = retry_s
+        # After a failed fetch the stale copy stands until then: an outage must not turn
+        # every request into a call to identity that waits for its deadline.
+        self._retry_at = float("-inf")
         self._clock = clock
         self._document: JwksDocument | None = None
         self._lock = asyncio.Lock()
@@ -60,9 +66,10 @@ class CachedJwks:
             return self._document
 
     def _fresh(self) -> bool:
-        return (
-            self._document is not None and self._clock() - self._document.fetched_at < self._ttl_s
-        )
+        if self._document is None:
+            return False
+        now = self._clock()
+        return now - self._document.fetched_at < self._ttl_s or now < self._retry_at
 
     async def _refresh(self) -> None:
         try:
@@ -78,6 +85,7 @@ class CachedJwks:
             log.warning("jwks fetch failed", error=type(error).__name__, serving_stale=usable)
             if not usable:
                 raise JwksNotAvailable from error
+            self._retry_at = self._clock() + self._retry_s
             return
         # Re-serialised: only what parsed as JSON leaves the gateway.
         body = json.dumps(document, separators=(",", ":")).encode()

@@ -63,6 +63,14 @@ async def test_the_jwks_document_is_cached_then_served_stale_for_a_bounded_time(
     now[0] = 61
     identity.answers.append(OSError("identity down"))
     assert (await cache.get()).body == first.body  # stale, within bounds
+    assert identity.calls == 2
+    now[0] = 65
+    assert (await cache.get()).body == first.body  # not asked again so soon
+    assert identity.calls == 2
+    now[0] = 67
+    identity.answers.append(OSError("identity still down"))
+    assert (await cache.get()).body == first.body
+    assert identity.calls == 3
     now[0] = 700
     identity.answers.append(OSError("identity down"))
     with pytest.raises(JwksNotAvailable):
