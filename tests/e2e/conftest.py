@@ -20,6 +20,13 @@ def platform(
         {
             "PEERBRIDGE_DATABASE_URL": postgres_admin_url,
             "PEERBRIDGE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            # The published JWKS is cached a minute by default; the rotation test
+            # would otherwise wait that long to see the new key published.
+            "PEERBRIDGE_JWKS_CACHE_S": "1",
+            # Rotation pre-publishes a key for at least the verifiers' refresh interval;
+            # both shortened so the rotation test takes seconds, not a minute.
+            "PEERBRIDGE_SIGNING_KEY_PUBLISH_AHEAD_S": "2",
+            "PEERBRIDGE_JWKS_MIN_REFRESH_INTERVAL_S": "1",
         },
         tmp_path_factory.mktemp("platform-state"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from typing import Any
 
@@ -180,6 +181,16 @@ def test_each_role_sees_what_it_may(
     assert gateway.get("/v1/referrals", headers=admin).status_code in (403, 404)
 
 
+def published_kids(gateway: httpx.Client, wanted: str, patience_s: float = 10) -> set[str]:
+    """The kids at /.well-known/jwks.json, once `wanted` is among them (it is cached briefly)."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        kids = {key["kid"] for key in gateway.get("/.well-known/jwks.json").json()["keys"]}
+        if wanted in kids or time.monotonic() > deadline:
+            return kids
+        time.sleep(0.2)
+
+
 def test_signing_keys_rotate_without_breaking_tokens_in_flight(
     platform: RunningPlatform, gateway: httpx.Client, seed: Seed, referrals: dict[str, str]
 ) -> None:
@@ -191,10 +202,15 @@ def test_signing_keys_rotate_without_breaking_tokens_in_flight(
             metadata=(("authorization", f"Bearer {admin}"),),
             timeout=10,
         )
+    # Published at once, signing after the pre-publication (seconds here, a minute by default).
+    assert {kid_of(before), rotated.kid} <= published_kids(gateway, wanted=rotated.kid)
+    deadline = time.monotonic() + 15
     after = sign_in(seed, "coordinator")["access_token"]
+    while kid_of(after) != rotated.kid and time.monotonic() < deadline:
+        time.sleep(0.3)
+        after = sign_in(seed, "coordinator")["access_token"]
     assert kid_of(after) == rotated.kid != kid_of(before)
-    kids = {key["kid"] for key in gateway.get("/.well-known/jwks.json").json()["keys"]}
-    assert {kid_of(before), kid_of(after)} <= kids
+    assert {kid_of(before), kid_of(after)} <= published_kids(gateway, wanted=kid_of(after))
     path = f"/v1/referrals/{referrals['member-ava']}"
     # The gateway and the referrals service both learn the new key; the old one still works.
     assert gateway.get(path, headers=bearer(after)).status_code == 200

@@ -244,7 +244,10 @@ async def _seed_identity(
                             contact_preference=resources.CONTACT_PREFERENCE_IN_APP,
                             language="en",
                             time_zone="America/Chicago",
-                            age_band=resources.AGE_BAND_25_TO_34,
+                            # Collected for members only.
+                            age_band=resources.AGE_BAND_25_TO_34
+                            if role == resources.ROLE_MEMBER
+                            else resources.AGE_BAND_UNSPECIFIED,
                         ),
                     ),
                 )

@@ -197,7 +197,11 @@ async def _identity(
             or TokenVerifier(
                 issuer=settings.token_issuer,
                 audience=settings.token_audience,
-                jwks_source=identity_jwks_source(channel, timeout_s=settings.grpc_timeout_s),
+                jwks_source=identity_jwks_source(
+                    channel,
+                    timeout_s=settings.grpc_timeout_s,
+                    min_refresh_interval_s=settings.jwks_min_refresh_interval_s,
+                ),
             ),
         )
     finally:

@@ -48,6 +48,9 @@ class GatewaySettings(PlatformSettings, EncryptionSettings):
     # How long /.well-known/jwks.json is cached, here and by clients (identity rotates keys
     # with an overlap far longer than this).
     jwks_cache_s: int = Field(default=60, ge=0, le=3600)
+    # An unknown `kid` refetches identity's keys at most this often (a forged kid must
+    # not flood identity); identity pre-publishes new keys at least this long.
+    jwks_min_refresh_interval_s: float = Field(default=30.0, ge=0, le=3600)
     # At most this many failed authentications are logged per reason and minute.
     auth_failure_log_per_minute: int = Field(default=10, ge=1, le=10_000)
 

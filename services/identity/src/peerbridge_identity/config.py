@@ -53,6 +53,9 @@ class IdentitySettings(PlatformSettings, KafkaSettings, EncryptionSettings):
     throttle_window_s: int = Field(default=60, ge=1, le=86_400)
     # Other instances' key rotations are picked up within this long.
     signing_key_reload_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    # A rotated key is published this long before it signs: at least the verifiers'
+    # minimum JWKS refresh interval (PEERBRIDGE_JWKS_MIN_REFRESH_INTERVAL_S, 30 s).
+    signing_key_publish_ahead_s: float = Field(default=60.0, ge=0, le=86_400)
 
     @model_validator(mode="after")
     def _limits_fit(self) -> Self:

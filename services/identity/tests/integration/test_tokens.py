@@ -9,7 +9,10 @@ JWKS the service publishes.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -46,6 +49,7 @@ ISSUER = "https://gateway.peerbridge.test"
 AUDIENCE = "peerbridge"
 ADMIN = ("token-admin", "synthetic admin passphrase 7")
 THROTTLE_ATTEMPTS = 8
+PUBLISH_AHEAD_S = 1.0
 
 
 @dataclass
@@ -106,6 +110,7 @@ async def identity(
         token_issuer=ISSUER,
         token_audience=AUDIENCE,
         throttle_attempts=THROTTLE_ATTEMPTS,
+        signing_key_publish_ahead_s=PUBLISH_AHEAD_S,
     )
     admin_id = await create_admin(settings, *ADMIN, "Token Admin (test)")
     process = IdentityProcess(settings)
@@ -412,19 +417,39 @@ async def test_a_private_or_symmetric_client_key_is_refused(identity: Identity) 
         assert code_of(caught) == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_rotation_keeps_tokens_in_flight_valid(identity: Identity) -> None:
+def kid_of(token: str) -> str:
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    kid: str = header["kid"]
+    return kid
+
+
+async def published_kids(identity: Identity) -> list[str]:
+    jwks = json.loads((await identity.tokens.GetJwks(tokens_pb2.GetJwksRequest())).jwks_json)
+    assert all("d" not in key for key in jwks["keys"])  # public halves only
+    return [key["kid"] for key in jwks["keys"]]
+
+
+async def test_a_rotated_key_is_published_before_it_signs_and_old_tokens_stay_valid(
+    identity: Identity,
+) -> None:
     before = (await identity.sign_in(*ADMIN)).access_token
-    old_kid = json.loads((await identity.tokens.GetJwks(tokens_pb2.GetJwksRequest())).jwks_json)
+    old = kid_of(before)
 
     rotated = await identity.people.RotateSigningKey(
         service_pb2.RotateSigningKeyRequest(), metadata=bearer(before)
     )
-    after = (await identity.sign_in(*ADMIN)).access_token
-    jwks = json.loads((await identity.tokens.GetJwks(tokens_pb2.GetJwksRequest())).jwks_json)
+    published_at_once = await published_kids(identity)
+    still_old = (await identity.sign_in(*ADMIN)).access_token
+    deadline = time.monotonic() + PUBLISH_AHEAD_S + 10
+    after = still_old
+    while kid_of(after) != rotated.kid and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        after = (await identity.sign_in(*ADMIN)).access_token
 
-    kids = [key["kid"] for key in jwks["keys"]]
-    assert kids == [rotated.kid, old_kid["keys"][0]["kid"]]
-    assert all("d" not in key for key in jwks["keys"])
+    assert published_at_once == [old, rotated.kid]
+    assert kid_of(still_old) == old
+    assert kid_of(after) == rotated.kid
+    assert await published_kids(identity) == [rotated.kid, old]
     verifier = await identity.verifier()
     assert (await verifier.verify(before)).subject == identity.admin_id
     assert (await verifier.verify(after)).subject == identity.admin_id

@@ -33,6 +33,9 @@ class ReferralsSettings(PlatformSettings, KafkaSettings, EncryptionSettings):
     token_issuer: str = Field(default="http://127.0.0.1:8000", min_length=1)
     token_audience: str = Field(default="peerbridge", min_length=1)
     identity_target: str = Field(default="127.0.0.1:50062", min_length=1)
+    # An unknown `kid` refetches identity's keys at most this often (a forged kid must
+    # not flood identity); identity pre-publishes new keys at least this long.
+    jwks_min_refresh_interval_s: float = Field(default=30.0, ge=0, le=3600)
 
     page_size_default: int = Field(default=50, ge=1, le=10_000)
     page_size_max: int = Field(default=200, ge=1, le=10_000)

@@ -19,9 +19,15 @@ ALGORITHM = "EdDSA"
 
 
 class PostgresSigningKeys:
-    def __init__(self, pool: asyncpg.Pool, keyring: Keyring) -> None:
+    """`publish_ahead`: how long a new key is published before it signs (see
+    domain/signing_keys.py); at least the verifiers' minimum JWKS refresh interval."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, keyring: Keyring, publish_ahead: timedelta = timedelta(0)
+    ) -> None:
         self._pool = pool
         self._keyring = keyring
+        self._publish_ahead = publish_ahead
 
     async def ensure_active(self, now: datetime) -> bool:
         """Create a key when none is active; True when this call created it."""
@@ -29,20 +35,22 @@ class PostgresSigningKeys:
             await connection.execute("SELECT pg_advisory_xact_lock($1)", _ADVISORY_LOCK)
             if await connection.fetchval("SELECT 1 FROM signing_keys WHERE retired_at IS NULL"):
                 return False
-            await self._insert(connection, SigningKey.generate(ALGORITHM), now)
+            await self._insert(connection, SigningKey.generate(ALGORITHM), now, now)
             return True
 
     async def rotate(self, now: datetime) -> str:
-        """A new active key; the previous one is retired as of `now`. Returns the new kid."""
+        """A new key, published now, signing from `now + publish_ahead`, when the key it
+        replaces retires. Returns the new kid."""
         key = SigningKey.generate(ALGORITHM)
+        activates = now + self._publish_ahead
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute("SELECT pg_advisory_xact_lock($1)", _ADVISORY_LOCK)
             await connection.execute(
                 "UPDATE signing_keys SET retired_at = greatest($1, activated_at) "
                 "WHERE retired_at IS NULL",
-                now,
+                activates,
             )
-            await self._insert(connection, key, now)
+            await self._insert(connection, key, now, activates)
         return key.kid
 
     async def load(self, now: datetime, grace: timedelta) -> KeySet:
@@ -57,22 +65,23 @@ class PostgresSigningKeys:
             KeyLifetime(row["kid"], row["activated_at"], row["retired_at"]) for row in rows
         ]
         chosen = published(lifetimes, now, grace)
-        if not chosen or not chosen[0].active:
-            raise LookupError("no active signing key; start-up creates one")
+        if not chosen or not chosen[0].signs_at(now):
+            raise LookupError("no signing key is active; start-up creates one")
         keys = [self._open(by_kid[key.kid]) for key in chosen]
         return KeySet(keys[0], tuple(key.verification_key() for key in keys[1:]))
 
     async def _insert(
-        self, connection: PoolConnectionProxy, key: SigningKey, now: datetime
+        self, connection: PoolConnectionProxy, key: SigningKey, now: datetime, activates: datetime
     ) -> None:
         sealed = self._keyring.encrypt(key.to_pem(), context=_context(key.kid))
         await connection.execute(
             "INSERT INTO signing_keys (kid, algorithm, private_key_sealed, created_at, "
-            "activated_at) VALUES ($1, $2, $3, $4, $4)",
+            "activated_at) VALUES ($1, $2, $3, $4, $5)",
             key.kid,
             key.algorithm,
             sealed,
             now,
+            activates,
         )
 
     def _open(self, row: asyncpg.Record) -> SigningKey:

@@ -135,13 +135,21 @@ class IdentityProcess:
     async def _signing_keys(self, pool: asyncpg.Pool) -> SigningKeys:
         """The keys that sign tokens, created on first start and reloaded periodically."""
         settings = self._settings
+        publish_ahead = timedelta(seconds=settings.signing_key_publish_ahead_s)
         signing_keys = SigningKeys(
-            PostgresSigningKeys(pool, settings.keyring()),
+            PostgresSigningKeys(pool, settings.keyring(), publish_ahead),
             clock=self._clock,
-            # A retired key verifies until every token it signed has expired.
-            grace=timedelta(seconds=settings.access_token_lifetime_s + VERIFIER_LEEWAY_S),
+            # A retired key verifies until every token it signed has expired, including
+            # those an instance signed before its next reload noticed the retirement.
+            grace=timedelta(
+                seconds=settings.access_token_lifetime_s
+                + VERIFIER_LEEWAY_S
+                + settings.signing_key_reload_interval_s
+            ),
+            publish_ahead=publish_ahead,
         )
         await signing_keys.start()
+        self._cleanup.push_async_callback(signing_keys.stop)
         reloader = asyncio.create_task(
             signing_keys.reload_periodically(settings.signing_key_reload_interval_s),
             name="identity-signing-key-reload",

@@ -43,6 +43,7 @@ class SigningKeys:
         grace: timedelta,
         min_reload_interval_s: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        publish_ahead: timedelta = timedelta(0),
     ) -> None:
         self._store = store
         self._clock = clock
@@ -52,6 +53,9 @@ class SigningKeys:
         self._key_set: KeySet | None = None
         self._last_reload = float("-inf")
         self._lock = asyncio.Lock()
+        # A rotated key signs this long after the rotation; reloaded then to start using it.
+        self._publish_ahead = publish_ahead
+        self._activations: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if await self._store.ensure_active(self._clock()):
@@ -71,10 +75,27 @@ class SigningKeys:
             return self._key_set
 
     async def rotate(self) -> str:
+        """A new key: published at once, signing once the pre-publication is over."""
         kid = await self._store.rotate(self._clock())
         await self.reload()
-        log.info("signing key rotated", kid=kid)
+        if self._publish_ahead > timedelta(0):
+            activation = asyncio.create_task(self._reload_after(self._publish_ahead))
+            self._activations.add(activation)
+            activation.add_done_callback(self._activations.discard)
+        log.info("signing key rotated", kid=kid, signs_in_s=self._publish_ahead.total_seconds())
         return kid
+
+    async def _reload_after(self, delay: timedelta) -> None:
+        await asyncio.sleep(delay.total_seconds())
+        try:
+            await self.reload()
+        except Exception as error:  # keep signing with the current key; the periodic reload retries
+            log.warning("signing key reload failed", error=repr(error))
+
+    async def stop(self) -> None:
+        for activation in list(self._activations):
+            activation.cancel()
+        await asyncio.gather(*self._activations, return_exceptions=True)
 
     def jwks_json(self) -> str:
         """The JWKS document: public members only (KeySet.to_jwks never holds private ones)."""

@@ -114,7 +114,11 @@ class ReferralsProcess:
             name="referrals-identity-watch",
         )
         self._cleanup.push_async_callback(stop_watching, watcher)
-        return identity_jwks_source(channel, timeout_s=IDENTITY_TIMEOUT_S)
+        return identity_jwks_source(
+            channel,
+            timeout_s=IDENTITY_TIMEOUT_S,
+            min_refresh_interval_s=self._settings.jwks_min_refresh_interval_s,
+        )
 
     async def stop(self) -> None:
         await self._cleanup.aclose()
