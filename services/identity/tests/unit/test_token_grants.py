@@ -250,11 +250,6 @@ async def test_an_empty_password_is_just_a_wrong_one(bench: TokenBench, ava: UUI
     assert bench.audit.of("auth.sign_in") == [("denied", "wrong password")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="password_grant truncates a password longer than 256 characters to its first "
-    "256 before checking it, so the real 256-character password plus any suffix signs in",
-)
 async def test_a_password_longer_than_any_allowed_one_never_signs_in(
     bench: TokenBench, clock: MovableClock
 ) -> None:
@@ -378,12 +373,6 @@ async def test_a_refresh_never_widens_the_scopes_of_the_sign_in(
     assert caught.value.violations == [FieldViolation("scopes", "scope not allowed: people.write")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="refresh_grant spends the refresh token (store.exchange) before it checks the "
-    "requested scopes, so an invalid_scope answer burns the token the client still holds; "
-    "its retry then counts as a replay and revokes the whole session",
-)
 async def test_an_invalid_scope_at_refresh_leaves_the_refresh_token_usable(
     bench: TokenBench, ava: UUID
 ) -> None:
@@ -537,11 +526,6 @@ async def test_a_throttled_address_gets_no_client_token(
     assert await client_token(bench)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a throttled client credentials request is audited as action 'auth.sign_in' "
-    "(TokenIssuer._not_throttled), not 'auth.client_credentials'",
-)
 async def test_a_throttled_client_is_audited_as_a_client_authentication(
     bench: TokenBench,
 ) -> None:

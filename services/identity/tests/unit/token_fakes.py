@@ -176,6 +176,15 @@ class InMemoryTokenStore:
         )
         return answer(ExchangeOutcome.EXCHANGED)
 
+    async def family_of(self, digest: bytes) -> RefreshExchange | None:
+        token = self.tokens.get(digest)
+        if token is None:
+            return None
+        family = self.families[token.family_id]
+        return RefreshExchange(
+            ExchangeOutcome.UNKNOWN, family.person_id, token.family_id, family.scopes
+        )
+
     async def revoke_family_of(self, digest: bytes, now: datetime) -> bool:
         token = self.tokens.get(digest)
         if token is None:

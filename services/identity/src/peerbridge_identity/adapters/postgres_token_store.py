@@ -176,6 +176,18 @@ class PostgresTokenStore:
             )
             return answer(ExchangeOutcome.EXCHANGED)
 
+    async def family_of(self, digest: bytes) -> RefreshExchange | None:
+        row = await self._pool.fetchrow(
+            "SELECT f.family_id, f.person_id, f.scopes FROM refresh_tokens t "
+            "JOIN refresh_token_families f USING (family_id) WHERE t.token_digest = $1",
+            digest,
+        )
+        if row is None:
+            return None
+        return RefreshExchange(
+            ExchangeOutcome.UNKNOWN, row["person_id"], row["family_id"], frozenset(row["scopes"])
+        )
+
     async def revoke_family_of(self, digest: bytes, now: datetime) -> bool:
         async with self._pool.acquire() as connection, connection.transaction():
             family_id = await connection.fetchval(

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -128,4 +129,4 @@ class ThrottlePolicy:
         window_end = window_start + self.window
         if now >= window_end or attempts < self.max_attempts:
             return None
-        return max(1, int((window_end - now).total_seconds() + 0.999))
+        return max(1, math.ceil((window_end - now).total_seconds()))

@@ -134,10 +134,11 @@ class TokenIssuer:
         self, username: str, password: str, scopes: list[str], address: str
     ) -> IssuedTokens:
         _required(username, "username")
-        if not password or len(password) > MAX_PASSWORD_LENGTH:
-            # Checked for shape only: the same answer as a wrong one, after the same work.
-            password = password[:MAX_PASSWORD_LENGTH]
-        await self._not_throttled(address)
+        # No password is that long: the same answer as a wrong one, after the same work
+        # (hashing only a bounded prefix, so a huge input costs no more than a real one).
+        too_long = len(password) > MAX_PASSWORD_LENGTH
+        password = password[:MAX_PASSWORD_LENGTH]
+        await self._not_throttled(address, "auth.sign_in")
         now = self._clock()
         account = await self._store.account(username_key(username))
         if account is None:
@@ -147,6 +148,7 @@ class TokenIssuer:
         person_id = account.credential.person_id
         locked = self._policy.lockout.is_locked(account.credential, now)
         matches = await self._hasher.verify(account.credential.password_hash, password)
+        matches = matches and not too_long
         if locked:
             await self._refuse_sign_in(address, person_id, "account locked")
         if not matches:
@@ -168,10 +170,12 @@ class TokenIssuer:
 
     async def refresh_grant(self, refresh_token: str, scopes: list[str]) -> IssuedTokens:
         _required(refresh_token, "refresh_token")
+        digest = refresh_token_digest(refresh_token)
+        if scopes:
+            # Refused scopes must not spend the token: the client keeps it and may retry.
+            await self._check_refresh_scopes(digest, scopes)
         successor, successor_digest = _new_refresh_token()
-        exchange = await self._store.exchange(
-            refresh_token_digest(refresh_token), successor_digest, self._refresh_times()
-        )
+        exchange = await self._store.exchange(digest, successor_digest, self._refresh_times())
         subject = str(exchange.person_id) if exchange.person_id else None
         if exchange.outcome is not ExchangeOutcome.EXCHANGED:
             if exchange.outcome is ExchangeOutcome.REPLAYED:
@@ -196,6 +200,14 @@ class TokenIssuer:
         )
         return issued
 
+    async def _check_refresh_scopes(self, digest: bytes, scopes: list[str]) -> None:
+        family = await self._store.family_of(digest)
+        if family is None or family.person_id is None:
+            return  # the exchange answers for unknown tokens
+        access = await self._store.person_access(family.person_id)
+        roles = access.roles if access else frozenset()
+        _scopes_or_invalid(scopes, family.scopes & allowed_scopes(_token_roles(roles)))
+
     async def client_credentials_grant(
         self, assertion_type: str, assertion: str, scopes: list[str], address: str
     ) -> IssuedTokens:
@@ -206,7 +218,7 @@ class TokenIssuer:
                 "unsupported client_assertion_type",
                 [FieldViolation("client_assertion_type", f"must be {CLIENT_ASSERTION_TYPE}")],
             )
-        await self._not_throttled(address)
+        await self._not_throttled(address, "auth.client_credentials")
         try:
             authenticated = await self._assertions.verify(assertion, assertion_type=assertion_type)
             client = await self._store.client(UUID(authenticated.client_id))
@@ -216,6 +228,7 @@ class TokenIssuer:
             await self._audit.denied("auth.client_credentials", subject_id=None, reason=reason)
             raise Unauthenticated(reason) from None
         if client is None:
+            await self._store.count_failure(address, self._clock(), self._policy.throttle)
             await self._audit.denied(
                 "auth.client_credentials", subject_id=None, reason="client unknown"
             )
@@ -256,10 +269,10 @@ class TokenIssuer:
                 "auth.revoke", subject_id=None, reason="refresh token family", actor=Actor()
             )
 
-    async def _not_throttled(self, address: str) -> None:
+    async def _not_throttled(self, address: str, action: str) -> None:
         retry_after = await self._store.throttled(address, self._clock(), self._policy.throttle)
         if retry_after is not None:
-            await self._audit.denied("auth.sign_in", subject_id=None, reason="throttled")
+            await self._audit.denied(action, subject_id=None, reason="throttled")
             raise ResourceExhausted("too many failed attempts; try again later", retry_after)
 
     async def _refuse_sign_in(self, address: str, person_id: UUID | None, reason: str) -> None:
