@@ -13,8 +13,11 @@ Servers start lazily: a run of unit tests alone starts nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -67,8 +70,23 @@ def _require_env(name: str) -> str:
     return value
 
 
+@contextlib.contextmanager
+def _server_home(name: str) -> Iterator[Path]:
+    """A directory of our own for a test server, removed afterwards.
+
+    Not under pytest's numbered temporary directories: a second pytest session
+    started on the machine prunes the older ones, pulling the data directory
+    from under a server that is still running.
+    """
+    home = Path(tempfile.mkdtemp(prefix=f"peerbridge-test-{name}-"))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_admin_url() -> Iterator[str]:
     """A superuser URL to a real PostgreSQL server for this test session."""
     mode = _mode()
     if mode == "external":
@@ -79,24 +97,28 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         with PostgresContainer("postgres:17-alpine", driver=None) as container:
             yield container.get_connection_url()
     else:
-        home = tmp_path_factory.mktemp("postgres")
-        server = LocalPostgres(
-            PostgresConfig(data_dir=home / "data", port=free_port()), log=lambda _: None
-        )
-        # The server's own log, so that a server gone mid-session can say why.
-        log_path = home / "postgres.log"
-        with log_path.open("ab") as log_file:
-            url = server.start(output=log_file)
-            try:
-                yield url
-            finally:
-                if not server.running():
-                    _report_early_exit("PostgreSQL", log_path)
-                server.stop()
+        with _server_home("postgres") as home:
+            yield from _local_postgres(home)
+
+
+def _local_postgres(home: Path) -> Iterator[str]:
+    server = LocalPostgres(
+        PostgresConfig(data_dir=home / "data", port=free_port()), log=lambda _: None
+    )
+    # The server's own log, so that a server gone mid-session can say why.
+    log_path = home / "postgres.log"
+    with log_path.open("ab") as log_file:
+        url = server.start(output=log_file)
+        try:
+            yield url
+        finally:
+            if not server.running():
+                _report_early_exit("PostgreSQL", log_path)
+            server.stop()
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_bootstrap() -> Iterator[str]:
     """`host:port` of a real Kafka broker for this test session."""
     mode = _mode()
     if mode == "external":
@@ -107,20 +129,21 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
             yield container.get_bootstrap_server()
     else:
-        broker = LocalKafka(
-            KafkaConfig(
-                data_dir=tmp_path_factory.mktemp("kafka"),
-                cache_dir=cache_dir(),
-                port=free_port(),
-                controller_port=free_port(),
-            ),
-            log=lambda _: None,
-        )
-        bootstrap = broker.start()
-        try:
-            yield bootstrap
-        finally:
-            broker.stop()
+        with _server_home("kafka") as home:
+            broker = LocalKafka(
+                KafkaConfig(
+                    data_dir=home,
+                    cache_dir=cache_dir(),
+                    port=free_port(),
+                    controller_port=free_port(),
+                ),
+                log=lambda _: None,
+            )
+            bootstrap = broker.start()
+            try:
+                yield bootstrap
+            finally:
+                broker.stop()
 
 
 def _report_early_exit(what: str, log_path: Path) -> None:

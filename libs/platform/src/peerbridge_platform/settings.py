@@ -31,3 +31,14 @@ class KafkaSettings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1, le=1000)
     topic_replication_factor: int = Field(default=1, ge=1, le=5)
     topic_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
+
+
+class TokenSettings(BaseSettings):
+    """Which access tokens count: every process that issues or verifies them mixes this in,
+    so issuer and audience are set once for the whole platform."""
+
+    model_config = SettingsConfigDict(env_prefix="PEERBRIDGE_", extra="ignore", frozen=True)
+
+    # The public URL of the gateway that serves /v1/auth/token: the tokens' `iss`.
+    token_issuer: str = Field(default="http://127.0.0.1:8000", min_length=1)
+    token_audience: str = Field(default="peerbridge", min_length=1)

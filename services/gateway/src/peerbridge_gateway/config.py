@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from peerbridge_platform.crypto import EncryptionSettings
-from peerbridge_platform.settings import PlatformSettings
+from peerbridge_platform.settings import PlatformSettings, TokenSettings
 
 
-class GatewaySettings(PlatformSettings, EncryptionSettings):
+class GatewaySettings(PlatformSettings, EncryptionSettings, TokenSettings):
     """Where the gateway listens, what it calls, and how it keeps idempotency keys.
 
     PEERBRIDGE_ENCRYPTION_KEYS is required: recorded responses are sealed with it.
@@ -42,9 +42,6 @@ class GatewaySettings(PlatformSettings, EncryptionSettings):
     idempotency_lease_s: float = Field(default=60.0, gt=0)
     idempotency_purge_interval_s: float = Field(default=300.0, gt=0)
 
-    # Access tokens must name this issuer (the gateway's public URL) and this audience.
-    token_issuer: str = Field(default="http://127.0.0.1:8000", min_length=1)
-    token_audience: str = Field(default="peerbridge", min_length=1)
     # How long /.well-known/jwks.json is cached, here and by clients (identity rotates keys
     # with an overlap far longer than this).
     jwks_cache_s: int = Field(default=60, ge=0, le=3600)

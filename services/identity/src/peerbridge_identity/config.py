@@ -7,10 +7,10 @@ from typing import Self
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from peerbridge_platform.crypto import EncryptionSettings
-from peerbridge_platform.settings import KafkaSettings, PlatformSettings
+from peerbridge_platform.settings import KafkaSettings, PlatformSettings, TokenSettings
 
 
-class IdentitySettings(PlatformSettings, KafkaSettings, EncryptionSettings):
+class IdentitySettings(PlatformSettings, KafkaSettings, EncryptionSettings, TokenSettings):
     """Where the service listens, its own database, how eligibility is watched, and the
     tokens it issues. PEERBRIDGE_ENCRYPTION_KEYS seals the signing keys at rest."""
 
@@ -37,9 +37,7 @@ class IdentitySettings(PlatformSettings, KafkaSettings, EncryptionSettings):
     # Supporters re-assessed per transaction by the scheduled review.
     eligibility_check_batch_size: int = Field(default=200, ge=1, le=10_000)
 
-    # Tokens: `iss` is the public URL of the gateway that serves the token endpoint.
-    token_issuer: str = Field(default="http://127.0.0.1:8000", min_length=1)
-    token_audience: str = Field(default="peerbridge", min_length=1)
+    # Tokens (issuer and audience: TokenSettings).
     # About five minutes, as SMART Backend Services expects.
     access_token_lifetime_s: int = Field(default=300, ge=30, le=3600)
     refresh_token_lifetime_s: int = Field(default=12 * 3600, ge=60, le=30 * 86_400)

@@ -7,10 +7,10 @@ from typing import Self
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from peerbridge_platform.crypto import EncryptionSettings
-from peerbridge_platform.settings import KafkaSettings, PlatformSettings
+from peerbridge_platform.settings import KafkaSettings, PlatformSettings, TokenSettings
 
 
-class ReferralsSettings(PlatformSettings, KafkaSettings, EncryptionSettings):
+class ReferralsSettings(PlatformSettings, KafkaSettings, EncryptionSettings, TokenSettings):
     """Where the service listens, its own database, and how big a page may be.
 
     PEERBRIDGE_ENCRYPTION_KEYS is required: each referral's reason is sealed with it.
@@ -28,10 +28,8 @@ class ReferralsSettings(PlatformSettings, KafkaSettings, EncryptionSettings):
     # How long start-up waits for PostgreSQL and Kafka before giving up.
     startup_timeout_s: float = Field(default=60.0, gt=0, le=600)
 
-    # Access tokens are verified against this issuer and audience, with identity's keys
-    # (TokenService.GetJwks at identity_target).
-    token_issuer: str = Field(default="http://127.0.0.1:8000", min_length=1)
-    token_audience: str = Field(default="peerbridge", min_length=1)
+    # Access tokens (TokenSettings) are verified with identity's keys, from
+    # TokenService.GetJwks at identity_target.
     identity_target: str = Field(default="127.0.0.1:50062", min_length=1)
     # An unknown `kid` refetches identity's keys at most this often (a forged kid must
     # not flood identity); identity pre-publishes new keys at least this long.
