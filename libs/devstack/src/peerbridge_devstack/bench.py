@@ -1,4 +1,5 @@
-"""`make bench`: relay throughput and end-to-end latency, as ratios to raw Kafka.
+"""`make bench`: relay throughput and end-to-end latency, as ratios to raw Kafka, and the
+gateway's cost of verifying access tokens, as a ratio to the same request unverified.
 
 Everything runs in this process tree against one broker and one database:
 the baselines (a raw confluent-kafka producer; a raw produce-to-consume round
@@ -39,6 +40,9 @@ RELAY_EVENTS = int(os.environ.get("PEERBRIDGE_BENCH_RELAY_EVENTS", "20000"))
 LATENCY_SAMPLES = int(os.environ.get("PEERBRIDGE_BENCH_LATENCY_SAMPLES", "200"))
 TARGET_RELAY_RATIO = 0.5
 TARGET_LATENCY_RATIO = 5.0
+AUTH_REQUESTS = int(os.environ.get("PEERBRIDGE_BENCH_AUTH_REQUESTS", "2000"))
+# Verification (an EdDSA signature and the RFC 8725 checks) should not dominate a request.
+TARGET_AUTH_RATIO = 1.5
 # Access tokens live 300 s; a long run signs the partner app in again before that.
 TOKEN_RENEW_AFTER_S = 240
 
@@ -258,6 +262,14 @@ def main() -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {os.cpu_count()} cores, Python {sys.version.split()[0]}",
     }
+    # Imported here: it needs the gateway, which the workspace has (make installs every
+    # package) but the provision image, which runs this package too, does not.
+    from .bench_auth import token_verification_cost
+
+    progress(f"gateway token verification: {AUTH_REQUESTS} requests with and without")
+    results["auth"] = token_verification_cost(AUTH_REQUESTS) | {
+        "target_p50_ratio_at_most": TARGET_AUTH_RATIO
+    }
     with (
         tempfile.TemporaryDirectory(prefix="peerbridge-bench-") as tmp,
         infrastructure(Path(tmp)) as (admin_url, bootstrap),
@@ -302,6 +314,7 @@ def main() -> int:
     met = (
         results["relay"]["ratio"] >= TARGET_RELAY_RATIO
         and results["latency"]["p50_ratio"] <= TARGET_LATENCY_RATIO
+        and results["auth"]["p50_ratio"] <= TARGET_AUTH_RATIO
     )
     return 0 if met else 1
 
@@ -311,7 +324,7 @@ def ms(seconds: float) -> float:
 
 
 def report(results: dict[str, Any]) -> None:
-    relay, latency = results["relay"], results["latency"]
+    relay, latency, auth = results["relay"], results["latency"], results["auth"]
     lines = [
         f"PeerBridge benchmarks, {results['when']} ({results['machine']})",
         f"outbox relay: {relay['relay_eps']} events/s vs raw producer {relay['raw_producer_eps']}"
@@ -322,6 +335,10 @@ def report(results: dict[str, Any]) -> None:
         f"p99 {latency['raw_round_trip_ms']['p99']} ms",
         f"ratios: p50 {latency['p50_ratio']} (target <= {latency['target_p50_ratio_at_most']}), "
         f"p99 {latency['p99_ratio']}",
+        f"gateway {auth['route']}, in process: with token verification p50 "
+        f"{auth['authenticated']['p50_us']} us, without {auth['unauthenticated']['p50_us']} us "
+        f"-> ratio {auth['p50_ratio']} (target <= {auth['target_p50_ratio_at_most']}); "
+        f"verification alone p50 {auth['token_verify_alone']['p50_us']} us",
     ]
     for line in lines:
         print(line)
