@@ -7,6 +7,7 @@ repository; later starts reuse the cache and take seconds.
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import signal
@@ -191,6 +192,15 @@ def wait_for_producer_ids(bootstrap: str, timeout_s: float) -> None:
         ) from exc
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a base64url UUID without padding that does not start with "-"
+    (the storage tool would read it as an option; Kafka's Uuid.randomUuid skips those too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class LocalKafka:
     """One KRaft broker+controller whose data lives in `config.data_dir`."""
 
@@ -249,10 +259,7 @@ class LocalKafka:
         return java, libs, properties
 
     def _cluster_id(self) -> str:
-        # A KRaft cluster id is a base64url UUID without padding.
-        import base64
-
-        return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        return new_cluster_id()
 
     def start(self, output: IO[bytes] | int | None = None, timeout: float = 90.0) -> str:
         for port, variable in (
