@@ -643,3 +643,42 @@ async def test_replaying_someone_elses_request_id_answers_as_if_absent(service: 
         "certification.record",
         stranger.id,
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a change that changes nothing returns from inside the unit of work without "
+    "committing: the allowed audit row is rolled back, yet the answer discloses the person",
+)
+@pytest.mark.parametrize("rpc", ["UpdateProfile", "GrantRole"])
+async def test_a_change_that_changes_nothing_is_still_audited(service: Service, rpc: str) -> None:
+    program = await a_program(service)
+    coordinator = await someone(service, Role.COORDINATOR, program)
+    admin = await someone(service, Role.ADMIN)
+    member = await someone(service, Role.MEMBER, program)
+    calls: dict[str, tuple[Call, str, str]] = {
+        # The display name it already has.
+        "UpdateProfile": (
+            lambda: service.stub.UpdateProfile(
+                service_pb2.UpdateProfileRequest(
+                    person_id=member.id,
+                    profile=resources_pb2.Profile(display_name="Alex (test)"),
+                    update_mask=FieldMask(paths=["display_name"]),
+                ),
+                metadata=coordinator.token(),
+            ),
+            "person.update_profile",
+            coordinator.id,
+        ),
+        # A role the member already holds.
+        "GrantRole": (
+            grant(service, member.id, resources_pb2.ROLE_MEMBER, admin.token()),
+            "person.grant_role",
+            admin.id,
+        ),
+    }
+    call, action, actor = calls[rpc]
+
+    answer, record = await allowed(service, call, action, actor)
+
+    assert answer.person.person_id == record["subject_id"] == member.id
