@@ -616,11 +616,6 @@ async def test_calls_without_a_valid_token_are_unauthenticated(
 # -- idempotent retries ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="create_once answers a recorded request id before the access rule runs: "
-    "another caller replaying it gets the record",
-)
 async def test_replaying_someone_elses_request_id_answers_as_if_absent(service: Service) -> None:
     program, elsewhere = await a_program(service), await a_program(service)
     supporter = await someone(service, Role.PEER_SUPPORTER, program)
@@ -645,11 +640,6 @@ async def test_replaying_someone_elses_request_id_answers_as_if_absent(service: 
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a change that changes nothing returns from inside the unit of work without "
-    "committing: the allowed audit row is rolled back, yet the answer discloses the person",
-)
 @pytest.mark.parametrize("rpc", ["UpdateProfile", "GrantRole"])
 async def test_a_change_that_changes_nothing_is_still_audited(service: Service, rpc: str) -> None:
     program = await a_program(service)

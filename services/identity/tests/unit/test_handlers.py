@@ -542,11 +542,14 @@ async def test_assigning_the_same_supervisor_again_changes_nothing(
     command = AssignSupervisor(str(supporter_id), str(program.supervisor_id))
 
     first = await app.assign_supervisor(command)
-    commits = store.commits
+    published, supervision = len(store.published), dict(store.supervision)
+    audited = len(store.audited)
     again = await app.assign_supervisor(command)
 
     assert again == first
-    assert store.commits == commits
+    assert (len(store.published), store.supervision) == (published, supervision)
+    # Nothing changed, but the access itself is on record.
+    assert [a.action for a in store.audited[audited:]] == ["supervision.assign"]
 
 
 async def test_eligibility_is_assessed_for_today(

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
 
+from peerbridge_platform.auth import current_principal
 from peerbridge_platform.errors import Conflict
 
 from .repository import DuplicateRequestId
@@ -59,6 +60,14 @@ async def _earlier(
     return found
 
 
+def _per_caller(operation: str) -> str:
+    """Request ids are the caller's own: another caller's id is another request, so a
+    replay can never hand over an object its rules would hide from the caller."""
+    principal = current_principal()
+    who = (principal.client_id or principal.subject) if principal else "anonymous"
+    return f"{operation}:{who}"
+
+
 async def create_once(
     uow: UnitOfWork,
     *,
@@ -68,8 +77,10 @@ async def create_once(
     load: Load[T],
     create: Create[T],
 ) -> tuple[T, bool]:
-    """The created object and True, or the one an earlier call created and False."""
+    """The created object and True, or the one an earlier call of the same caller created
+    and False."""
     digest = fingerprint(details)
+    operation = _per_caller(operation)
     try:
         async with uow:
             if request_id is not None:

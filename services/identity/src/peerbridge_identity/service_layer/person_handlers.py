@@ -118,6 +118,7 @@ async def update_profile(
         await audit(uow, access, decision)
         profile, changed_fields = apply_profile_change(person, change)
         if not changed_fields:
+            await uow.commit()  # nothing changed, but the access stays on record
             return person
         updated = person.changed(context.now(), profile=profile)
         await uow.persons.update(updated)
@@ -148,6 +149,7 @@ async def grant_role(command: GrantRole, uow: UnitOfWork, context: HandlerContex
         organization = await existing_organization(uow, named) if named else None
         updated, granted = person_rules.grant_role(person, role, organization, context.now())
         if granted is None:
+            await uow.commit()  # nothing changed, but the access stays on record
             return person
         await uow.persons.update(updated)
         await uow.publish(granted)
@@ -173,6 +175,7 @@ async def revoke_role(command: RevokeRole, uow: UnitOfWork, context: HandlerCont
             person, role, supervises_anyone=supervises, now=context.now()
         )
         if revoked is None:
+            await uow.commit()  # nothing changed, but the access stays on record
             return person
         await uow.persons.update(updated)
         await uow.publish(revoked)

@@ -166,6 +166,7 @@ async def verify_certification(
         assert certification is not None
         decided = decide(certification, decision, people[verified_by], context.now())
         if decided is None:
+            await uow.commit()  # nothing changed, but the access stays on record
             return certification
         await uow.certifications.update(decided)
         await refresh_eligibility(uow, people[found.person_id], context)
@@ -201,6 +202,7 @@ async def assign_supervisor(
         check_supervision(supporter, people[supervisor_id])
         current = await uow.supervision.get(supporter_id)
         if current is not None and current.supervisor_id == supervisor_id:
+            await uow.commit()  # nothing changed, but the access stays on record
             return current
         supervision = Supervision(supporter_id, supervisor_id, context.now())
         await uow.supervision.put(supervision)
