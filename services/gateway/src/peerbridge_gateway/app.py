@@ -11,9 +11,12 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
+from peerbridge_platform.audit import AUDIT_MIGRATIONS, Auditor
 from peerbridge_platform.auth import BearerVerifier, TokenVerifier, identity_jwks_source
+from peerbridge_platform.kafka import AUDIT_TOPIC, TopicSpec, ensure_topics, wait_for_kafka
 from peerbridge_platform.logging import get_logger
 from peerbridge_platform.migrations import apply_migrations
+from peerbridge_platform.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 
 from .authentication import Authenticator, RateLimitedLog
 from .clients.referrals import ReferralsClient
@@ -31,6 +34,8 @@ from .jwks_document import CachedJwks
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from .openapi import problems_as_problem_json
 from .problems import ProblemRenderer, install_problem_handlers
+from .refusal_audit import SERVICE as REFUSAL_SERVICE
+from .refusal_audit import AuditorRefusalAudit, MemoryRefusalAudit, RefusalAudit
 from .resources import GatewayResources, Probe
 from .routes import auth, build_v1_router, health, jwks
 
@@ -38,6 +43,7 @@ log = get_logger(__name__)
 
 # A probe slower than this counts as not ready (probes run at once; kubelet waits 2 s).
 _MAX_PROBE_TIMEOUT_S = 1.5
+RELAY_NAME = "gateway"
 
 DESCRIPTION = """
 The PeerBridge HTTP API for partner apps.
@@ -65,6 +71,7 @@ def create_app(
     idempotency_store: IdempotencyStore | None = None,
     tokens: TokenClient | None = None,
     token_verifier: BearerVerifier | None = None,
+    refusal_audit: RefusalAudit | None = None,
 ) -> FastAPI:
     """The gateway app. Its lifespan connects what is not given: the referrals and identity
     services over gRPC (identity's JWKS verifies access tokens) and the gateway's database
@@ -74,11 +81,16 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            store = (
-                idempotency_store
-                if idempotency_store is not None
-                else await stack.enter_async_context(_postgres(settings))
-            )
+            if idempotency_store is not None:
+                store: IdempotencyStore = idempotency_store
+                audit: RefusalAudit = refusal_audit or MemoryRefusalAudit()
+            else:
+                database = await stack.enter_async_context(_postgres(settings))
+                store = database.store
+                audit = refusal_audit or AuditorRefusalAudit(
+                    Auditor(REFUSAL_SERVICE, pool=database.pool),
+                    settings.auth_failure_audit_per_minute,
+                )
             client = (
                 referrals
                 if referrals is not None
@@ -93,7 +105,7 @@ def create_app(
                 referrals=client,
                 tokens=identity.tokens,
                 authenticator=Authenticator(
-                    identity.verifier, RateLimitedLog(settings.auth_failure_log_per_minute)
+                    identity.verifier, RateLimitedLog(settings.auth_failure_log_per_minute), audit
                 ),
                 jwks=CachedJwks(identity.tokens.get_jwks, ttl_s=settings.jwks_cache_s),
                 jwks_cache_s=settings.jwks_cache_s,
@@ -143,24 +155,39 @@ def create_app(
     return app
 
 
+@dataclass(frozen=True)
+class _Database:
+    store: IdempotencyStore
+    pool: asyncpg.Pool
+
+
 @contextlib.asynccontextmanager
-async def _postgres(settings: GatewaySettings) -> AsyncIterator[IdempotencyStore]:
+async def _postgres(settings: GatewaySettings) -> AsyncIterator[_Database]:
+    """The gateway's database: idempotency records, and the audit trail of its refusals
+    with the outbox and relay that carry it to Kafka."""
     sealer = ResponseSealer(settings.keyring())
     url = settings.database_url.get_secret_value()
     connection = await asyncpg.connect(url, timeout=settings.database_timeout_s)
     try:
-        await apply_migrations(connection, postgres_store.migrations())
+        await apply_migrations(
+            connection, [*OUTBOX_MIGRATIONS, *AUDIT_MIGRATIONS, *postgres_store.migrations()]
+        )
     finally:
         await connection.close()
+    await wait_for_kafka(settings.kafka_bootstrap, timeout_s=settings.startup_timeout_s)
+    await ensure_topics(settings.kafka_bootstrap, [TopicSpec.from_settings(AUDIT_TOPIC, settings)])
     pool = await asyncpg.create_pool(
         url,
         min_size=settings.database_pool_min,
         max_size=settings.database_pool_max,
         command_timeout=settings.database_timeout_s,
     )
+    relay = OutboxRelay(url, settings.kafka_bootstrap, name=RELAY_NAME)
     try:
-        yield PostgresIdempotencyStore(pool, sealer)
+        await relay.start()
+        yield _Database(PostgresIdempotencyStore(pool, sealer), pool)
     finally:
+        await relay.stop()
         await pool.close()
 
 

@@ -17,6 +17,7 @@ from peerbridge_platform.grpc import Caller
 from peerbridge_platform.logging import get_logger
 
 from .problems import ProblemException, challenge
+from .refusal_audit import AUTHENTICATE, AUTHORIZE, Refusal, RefusalAudit
 
 # Named in the OpenAPI document's security requirements.
 SCHEME_NAME = "bearer"
@@ -73,23 +74,55 @@ def missing_scopes(principal: Principal, required: tuple[str, ...]) -> tuple[str
 
 
 class Authenticator:
-    """Verifies bearer tokens; refusals are logged with their reason (never the token)."""
+    """Verifies bearer tokens and checks scopes; every refusal is logged (rate-limited,
+    never the token) and audited (see refusal_audit.py)."""
 
-    def __init__(self, verifier: BearerVerifier, failure_log: RateLimitedLog) -> None:
+    def __init__(
+        self, verifier: BearerVerifier, failure_log: RateLimitedLog, audit: RefusalAudit
+    ) -> None:
         self._verifier = verifier
         self._failures = failure_log
+        self._audit = audit
 
-    def missing(self, *, client_address: str | None) -> ProblemException:
+    async def missing(self, *, route: str, client_address: str | None) -> ProblemException:
         """The refusal of a request that sent no bearer token."""
-        self._failures.refused("no bearer token", client_address=client_address)
+        await self._refused(AUTHENTICATE, "no bearer token", route, client_address)
         return unauthenticated(token_sent=False)
 
-    async def authenticate(self, token: str, *, client_address: str | None) -> Principal:
+    async def authenticate(
+        self, token: str, *, route: str, client_address: str | None
+    ) -> Principal:
         try:
             return await self._verifier.verify(token)
         except Unauthenticated as error:
-            self._failures.refused(error.message, client_address=client_address)
+            await self._refused(AUTHENTICATE, error.message, route, client_address)
             raise unauthenticated(token_sent=True) from None
+
+    async def authorize(
+        self,
+        principal: Principal,
+        required: tuple[str, ...],
+        *,
+        route: str,
+        client_address: str | None,
+    ) -> None:
+        """403 `insufficient_scope` unless the token holds every scope `required`."""
+        missing = missing_scopes(principal, required)
+        if missing:
+            reason = f"token lacks scope {' '.join(missing)}"
+            await self._refused(AUTHORIZE, reason, route, client_address, principal)
+            raise insufficient_scope(missing)
+
+    async def _refused(
+        self,
+        action: str,
+        reason: str,
+        route: str,
+        client_address: str | None,
+        principal: Principal | None = None,
+    ) -> None:
+        self._failures.refused(reason, client_address=client_address)
+        await self._audit.refused(Refusal(action, reason, route, client_address, principal))
 
 
 class RateLimitedLog:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from peerbridge_platform.crypto import EncryptionSettings
-from peerbridge_platform.settings import PlatformSettings, TokenSettings
+from peerbridge_platform.settings import KafkaSettings, PlatformSettings, TokenSettings
 
 
-class GatewaySettings(PlatformSettings, EncryptionSettings, TokenSettings):
+class GatewaySettings(PlatformSettings, KafkaSettings, EncryptionSettings, TokenSettings):
     """Where the gateway listens, what it calls, and how it keeps idempotency keys.
 
     PEERBRIDGE_ENCRYPTION_KEYS is required: recorded responses are sealed with it.
+    Kafka carries the audit entries of the requests the gateway refuses itself.
     """
 
     http_host: str = "127.0.0.1"
@@ -50,6 +51,11 @@ class GatewaySettings(PlatformSettings, EncryptionSettings, TokenSettings):
     jwks_min_refresh_interval_s: float = Field(default=30.0, ge=0, le=3600)
     # At most this many failed authentications are logged per reason and minute.
     auth_failure_log_per_minute: int = Field(default=10, ge=1, le=10_000)
+    # At most this many refusals are audited one by one per reason and minute; the rest
+    # are recorded as one count per minute.
+    auth_failure_audit_per_minute: int = Field(default=60, ge=1, le=100_000)
+    # How long start-up waits for Kafka (the audit trail's way out) before giving up.
+    startup_timeout_s: float = Field(default=60.0, gt=0, le=600)
 
     # Problem `type` URIs are this base plus a slug, e.g. `.../validation-error`.
     problem_type_base: str = "https://peerbridge.example/problems/"

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityS
 
 from peerbridge_platform.grpc import Caller
 
-from .authentication import SCHEME_NAME, Authenticated, insufficient_scope, missing_scopes
+from .authentication import SCHEME_NAME, Authenticated
 from .clients.referrals import ReferralsClient
 from .idempotency.http import IdempotentPost
 from .idempotency.keys import HEADER, KEY_RULE, is_valid_key
@@ -56,11 +56,12 @@ async def authenticated(
     known = request.scope.get(_AUTHENTICATED_SCOPE_KEY)
     if isinstance(known, Authenticated):
         return known
-    client_address = request.client.host if request.client else None
+    client_address, route = _origin(request), route_of(request)
+    authenticator = resources.authenticator
     if credentials is None:
-        raise resources.authenticator.missing(client_address=client_address)
+        raise await authenticator.missing(route=route, client_address=client_address)
     token = credentials.credentials
-    principal = await resources.authenticator.authenticate(token, client_address=client_address)
+    principal = await authenticator.authenticate(token, route=route, client_address=client_address)
     result = Authenticated(principal=principal, token=token)
     request.scope[_AUTHENTICATED_SCOPE_KEY] = result
     return result
@@ -80,11 +81,30 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
 async def _check_scopes(
-    security_scopes: SecurityScopes, auth: Annotated[Authenticated, Depends(authenticated)]
+    request: Request,
+    resources: Resources,
+    security_scopes: SecurityScopes,
+    auth: Annotated[Authenticated, Depends(authenticated)],
 ) -> None:
-    missing = missing_scopes(auth.principal, tuple(security_scopes.scopes))
-    if missing:
-        raise insufficient_scope(missing)
+    await resources.authenticator.authorize(
+        auth.principal,
+        tuple(security_scopes.scopes),
+        route=route_of(request),
+        client_address=_origin(request),
+    )
+
+
+def _origin(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def route_of(request: Request) -> str:
+    """The route as declared ("GET /v1/referrals/{referral_id}"): never the ids in the path."""
+    # FastAPI 0.137+ keeps the prefixed path of an included router's route in the effective
+    # route context; `scope["route"].path` lacks the prefixes there.
+    context = request.scope.get("fastapi", {}).get("effective_route_context")
+    template = getattr(context, "path", None) or getattr(request.scope.get("route"), "path", None)
+    return f"{request.method} {template or '(no route)'}"
 
 
 def require_scopes(*scopes: str) -> SecurityParam:

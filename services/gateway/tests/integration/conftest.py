@@ -229,10 +229,12 @@ def gateway_settings(
     issuer: TokenIssuer,
     **changes: object,
 ) -> GatewaySettings:
-    """Settings of a gateway on a free port that calls `referrals` and trusts `issuer`."""
+    """Settings of a gateway on a free port that calls `referrals` and trusts `issuer`
+    (its audit entries go to the broker referrals uses)."""
     settings = GatewaySettings(
         database_url=database_url,  # type: ignore[arg-type]
         encryption_keys=encryption_keys,  # type: ignore[arg-type]
+        kafka_bootstrap=referrals.env["PEERBRIDGE_KAFKA_BOOTSTRAP"],
         http_port=free_port(),
         referrals_target=referrals.target,
         identity_target=issuer.target,

@@ -6,15 +6,21 @@ see is the referrals service's decision, made on the token the gateway forwards.
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 import structlog
+from confluent_kafka import Consumer
 
 from peerbridge_platform.auth import Role, SigningKey
 from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
+from peerbridge_platform.kafka import AUDIT_TOPIC
 
 from ..conftest import (
     OTHER_CLINIC,
@@ -165,3 +171,72 @@ async def test_the_issuers_keys_are_published(
     assert response.headers["cache-control"].startswith("public, max-age=")
     assert response.json() == token_issuer.key_set.to_jwks()
     assert all("d" not in key for key in response.json()["keys"])
+
+
+async def test_refusals_are_audited_in_the_gateways_store_and_on_kafka(
+    anonymous: httpx.AsyncClient, gateway: RunningGateway, token_issuer: TokenIssuer
+) -> None:
+    marker = f"another-api-{uuid.uuid4().hex[:8]}"
+    token = token_issuer.mint(audience=marker)
+    refused(
+        await anonymous.get(
+            "/v1/referrals/some-member-id", headers={"Authorization": f"Bearer {token}"}
+        )
+    )
+    read_only = token_issuer.bearer(scopes=[REFERRALS_READ], subject="person-test-read-only")
+    assert (await anonymous.post("/v1/referrals", json={}, headers=read_only)).status_code == 403
+
+    connection = await asyncpg.connect(gateway.database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT audit_id, service, action, resource_id, outcome, reason, peer, "
+            "actor_subject_id FROM audit_log ORDER BY occurred_at DESC LIMIT 2"
+        )
+    finally:
+        await connection.close()
+    authorize, authenticate = rows
+    assert (authenticate["service"], authenticate["action"], authenticate["outcome"]) == (
+        "gateway",
+        "gateway.authenticate",
+        "denied",
+    )
+    assert authenticate["resource_id"] == "GET /v1/referrals/{referral_id}"
+    assert authenticate["reason"] == "token has the wrong audience"
+    assert authenticate["peer"] == "127.0.0.1"
+    assert authenticate["actor_subject_id"] is None
+    assert (authorize["action"], authorize["resource_id"]) == (
+        "gateway.authorize",
+        "POST /v1/referrals",
+    )
+    assert authorize["actor_subject_id"] == "person-test-read-only"
+    assert token.split(".")[2] not in repr(rows)
+
+    wanted = {str(row["audit_id"]) for row in rows}
+    found = await asyncio.to_thread(audit_ids_on_kafka, gateway.settings.kafka_bootstrap, wanted)
+    assert found == wanted
+
+
+def audit_ids_on_kafka(bootstrap: str, wanted: set[str], patience_s: float = 30) -> set[str]:
+    """The ids of `wanted` that arrive on the audit topic (CloudEvent id = audit id)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test.gateway.audit.{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    found: set[str] = set()
+    try:
+        consumer.subscribe([AUDIT_TOPIC])
+        deadline = time.monotonic() + patience_s
+        while found != wanted and time.monotonic() < deadline:
+            message = consumer.poll(0.25)
+            if message is None or message.error() is not None:
+                continue
+            headers = {name: (value or b"").decode() for name, value in message.headers() or []}
+            if headers.get("ce_id") in wanted:
+                found.add(headers["ce_id"])
+    finally:
+        consumer.close()
+    return found

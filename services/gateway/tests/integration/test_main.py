@@ -49,11 +49,13 @@ async def test_not_ready_without_its_services_and_stops_cleanly(
     tmp_path: Path,
     stop_signal: signal.Signals,
     encryption_keys: str,
+    kafka_bootstrap: str,
 ) -> None:
     async with new_database() as database_url:
         port = free_port()
         env = os.environ | {
             "PEERBRIDGE_DATABASE_URL": database_url,
+            "PEERBRIDGE_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "PEERBRIDGE_HTTP_PORT": str(port),
             # Nothing listens there: the referrals service is down.
             "PEERBRIDGE_REFERRALS_TARGET": f"127.0.0.1:{free_port()}",

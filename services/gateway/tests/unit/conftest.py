@@ -15,6 +15,7 @@ from peerbridge_gateway.app import create_app
 from peerbridge_gateway.clients.in_memory import InMemoryReferrals
 from peerbridge_gateway.config import GatewaySettings
 from peerbridge_gateway.idempotency.memory_store import InMemoryIdempotencyStore
+from peerbridge_gateway.refusal_audit import MemoryRefusalAudit
 from peerbridge_platform.auth import KeySet, Role, SigningKey, StaticJwksSource, TokenVerifier
 
 from ..conftest import TokenMinter
@@ -71,12 +72,19 @@ def tokens(key_set: KeySet, settings: GatewaySettings) -> InMemoryTokens:
 
 
 @pytest.fixture
+def refusals() -> MemoryRefusalAudit:
+    """What the gateway audits of the requests it refuses itself."""
+    return MemoryRefusalAudit()
+
+
+@pytest.fixture
 async def anonymous(
     settings: GatewaySettings,
     referrals: InMemoryReferrals,
     store: InMemoryIdempotencyStore,
     tokens: InMemoryTokens,
     key_set: KeySet,
+    refusals: MemoryRefusalAudit,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the gateway that sends no access token."""
     verifier = TokenVerifier(
@@ -88,6 +96,7 @@ async def anonymous(
         idempotency_store=store,
         tokens=tokens,
         token_verifier=verifier,
+        refusal_audit=refusals,
     )
     transport = httpx.ASGITransport(app, raise_app_exceptions=False)
     async with (

@@ -16,6 +16,13 @@ from peerbridge_gateway.authentication import RateLimitedLog
 from peerbridge_gateway.clients.errors import ServiceError
 from peerbridge_gateway.clients.in_memory import InMemoryReferrals
 from peerbridge_gateway.problems import challenge
+from peerbridge_gateway.refusal_audit import (
+    AUTHENTICATE,
+    AUTHORIZE,
+    AuditorRefusalAudit,
+    MemoryRefusalAudit,
+    Refusal,
+)
 from peerbridge_platform.auth import KeySet, SigningKey
 from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
 
@@ -233,3 +240,54 @@ def test_challenges() -> None:
     assert challenge(error="insufficient_scope", scopes=("a.b", "c.d")) == (
         f'{REALM}, error="insufficient_scope", scope="a.b c.d"'
     )
+
+
+async def test_every_refusal_is_audited_with_the_route_and_never_the_ids(
+    anonymous: httpx.AsyncClient, mint: Mint, refusals: MemoryRefusalAudit
+) -> None:
+    await anonymous.get("/v1/referrals/member-secret-id")
+    await anonymous.get("/v1/referrals", headers={"Authorization": "Bearer not-a-jwt"})
+    write_only = mint(scopes=[REFERRALS_WRITE], subject="person-test-scoped")
+    await anonymous.get("/v1/referrals", headers={"Authorization": f"Bearer {write_only}"})
+    await get_list(anonymous, mint())  # allowed: nothing to audit here
+
+    assert [(r.action, r.route) for r in refusals.refusals] == [
+        (AUTHENTICATE, "GET /v1/referrals/{referral_id}"),
+        (AUTHENTICATE, "GET /v1/referrals"),
+        (AUTHORIZE, "GET /v1/referrals"),
+    ]
+    assert refusals.refusals[0].reason == "no bearer token"
+    assert refusals.refusals[2].reason == f"token lacks scope {REFERRALS_READ}"
+    assert refusals.refusals[2].principal is not None
+    assert refusals.refusals[2].principal.subject == "person-test-scoped"
+    assert all(r.principal is None for r in refusals.refusals[:2])
+    assert all("member-secret-id" not in repr(r) for r in refusals.refusals)
+
+
+class RecordingAuditor:
+    """Stands in for the platform Auditor: what AuditorRefusalAudit asks it to record."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    async def record_denied(self, **entry: Any) -> None:
+        self.records.append(entry)
+
+
+async def test_a_flood_of_refusals_is_audited_one_by_one_then_as_a_count() -> None:
+    now = [0.0]
+    auditor = RecordingAuditor()
+    audit = AuditorRefusalAudit(auditor, per_minute=3, clock=lambda: now[0])  # type: ignore[arg-type]
+    refusal = Refusal(AUTHENTICATE, "token has expired", "GET /v1/referrals", "198.51.100.4")
+
+    for _ in range(10):
+        await audit.refused(refusal)
+    now[0] = 61.0
+    await audit.refused(refusal)
+
+    reasons = [record["reason"] for record in auditor.records]
+    assert reasons == ["token has expired"] * 3 + [
+        "7 more refusals: token has expired",
+        "token has expired",
+    ]
+    assert {record["resource_id"] for record in auditor.records} == {"GET /v1/referrals"}
