@@ -28,3 +28,15 @@ class CreateReferral:
     reason: str
     requester: PartyInput | None
     recipient: PartyInput | None
+
+
+@dataclass(frozen=True)
+class UpdateReferralStatus:
+    referral_id: str
+    status: str
+    status_reason: str = ""
+    # "" when the caller gave no category.
+    status_reason_category: str = ""
+    outcome: str = ""
+    # The version the caller read; 0 asks for no check.
+    expected_version: int = 0

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .lifecycle import Actor
     from .model import Referral
+    from .values import Status
 
 
 class DomainEvent:
@@ -18,3 +20,12 @@ class ReferralCreated(DomainEvent):
     """A referral was created; carries the referral as it was stored."""
 
     referral: Referral
+
+
+@dataclass(frozen=True)
+class ReferralStatusChanged(DomainEvent):
+    """A referral's status changed; carries the referral after the change and who made it."""
+
+    referral: Referral
+    previous_status: Status
+    changed_by: Actor

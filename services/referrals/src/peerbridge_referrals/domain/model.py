@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from .events import ReferralCreated
-from .values import Category, Direction, Party, Priority, Status
+from .values import Category, Direction, Party, Priority, Status, StatusReasonCategory
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,12 @@ class Referral:
     create_time: datetime
     update_time: datetime
     version: int
+    # Why the referral has its current status (short, non-clinical) and its code;
+    # None when the current status came without one.
+    status_reason: str | None = None
+    status_reason_category: StatusReasonCategory | None = None
+    # What came of it: set when the referral is completed.
+    outcome: str | None = None
 
     @property
     def details(self) -> ReferralDetails:

@@ -48,6 +48,17 @@ class Status(StrEnum):
     ENTERED_IN_ERROR = "entered_in_error"
 
 
+class StatusReasonCategory(StrEnum):
+    """Why a referral has its status, as a code: events carry this, never the free text."""
+
+    MEMBER_DECLINED = "member_declined"
+    MEMBER_UNREACHABLE = "member_unreachable"
+    NOT_ELIGIBLE = "not_eligible"
+    NO_CAPACITY = "no_capacity"
+    SERVICE_NOT_OFFERED = "service_not_offered"
+    OTHER = "other"
+
+
 class PartyKind(StrEnum):
     PEER_SUPPORT_PROGRAM = "peer_support_program"
     CLINIC = "clinic"
