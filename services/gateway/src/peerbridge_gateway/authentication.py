@@ -17,13 +17,13 @@ from peerbridge_platform.grpc import Caller
 from peerbridge_platform.logging import get_logger
 
 from .problems import ProblemException, challenge
+from .rate_windows import RateWindows
 from .refusal_audit import AUTHENTICATE, AUTHORIZE, Refusal, RefusalAudit
 
 # Named in the OpenAPI document's security requirements.
 SCHEME_NAME = "bearer"
 
 log = get_logger(__name__)
-_MAX_REASONS = 256
 
 
 def unauthenticated(*, token_sent: bool) -> ProblemException:
@@ -133,24 +133,17 @@ class RateLimitedLog:
     """
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._per_minute = per_minute
-        self._clock = clock
-        # reason -> (window start, lines logged in it, lines suppressed in it)
-        self._windows: dict[str, tuple[float, int, int]] = {}
+        self._windows = RateWindows(per_minute, clock)
 
     def refused(self, reason: str, *, client_address: str | None) -> bool:
         """Log one refusal unless over the limit; True when a line was written."""
-        now = self._clock()
-        if reason not in self._windows and len(self._windows) >= _MAX_REASONS:
-            self._windows.clear()  # reasons are a short fixed list; this only bounds memory
-        started, logged, suppressed = self._windows.get(reason, (now, 0, 0))
-        if now - started >= 60:
-            if suppressed:
-                log.warning("authentication failures not logged", reason=reason, count=suppressed)
-            started, logged, suppressed = now, 0, 0
-        if logged >= self._per_minute:
-            self._windows[reason] = (started, logged, suppressed + 1)
-            return False
-        self._windows[reason] = (started, logged + 1, suppressed)
-        log.info("authentication failed", reason=reason, client_address=client_address)
-        return True
+        admission = self._windows.admit(reason)
+        if admission.held_back_before:
+            log.warning(
+                "authentication failures not logged",
+                reason=reason,
+                count=admission.held_back_before,
+            )
+        if admission.admitted:
+            log.info("authentication failed", reason=reason, client_address=client_address)
+        return admission.admitted

@@ -22,14 +22,14 @@ from peerbridge_platform.audit.model import PurposeOfUse
 from peerbridge_platform.auth import Principal, principal_context
 from peerbridge_platform.logging import get_logger
 
+from .rate_windows import RateWindows
+
 log = get_logger(__name__)
 
 SERVICE = "gateway"
 AUTHENTICATE = "gateway.authenticate"
 AUTHORIZE = "gateway.authorize"
 RESOURCE_TYPE = "api_route"
-# Reasons are a short fixed list; this only bounds memory against surprises.
-_MAX_REASONS = 64
 
 
 @dataclass(frozen=True)
@@ -56,30 +56,6 @@ class MemoryRefusalAudit:
         self.refusals.append(refusal)
 
 
-class _Windows:
-    """Per reason: how many were recorded and how many held back in the current minute."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float]) -> None:
-        self._per_minute = per_minute
-        self._clock = clock
-        self._windows: dict[str, tuple[float, int, int]] = {}
-
-    def admit(self, reason: str) -> tuple[bool, int]:
-        """(record this one?, refusals held back in the minute that just ended)."""
-        now = self._clock()
-        if reason not in self._windows and len(self._windows) >= _MAX_REASONS:
-            self._windows.clear()
-        started, recorded, held = self._windows.get(reason, (now, 0, 0))
-        ended_with = 0
-        if now - started >= 60:
-            ended_with, started, recorded, held = held, now, 0, 0
-        if recorded >= self._per_minute:
-            self._windows[reason] = (started, recorded, held + 1)
-            return False, ended_with
-        self._windows[reason] = (started, recorded + 1, held)
-        return True, ended_with
-
-
 class AuditorRefusalAudit:
     """On the gateway's database, each entry in a transaction of its own."""
 
@@ -87,14 +63,15 @@ class AuditorRefusalAudit:
         self, auditor: Auditor, per_minute: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._auditor = auditor
-        self._windows = _Windows(per_minute, clock)
+        self._windows = RateWindows(per_minute, clock)
 
     async def refused(self, refusal: Refusal) -> None:
-        record, held_back = self._windows.admit(refusal.reason)
+        admission = self._windows.admit(refusal.reason)
+        held_back = admission.held_back_before
         with principal_context(refusal.principal, peer=refusal.client_address):
             if held_back:
                 await self._record(refusal, f"{held_back} more refusals: {refusal.reason}")
-            if record:
+            if admission.admitted:
                 await self._record(refusal, refusal.reason)
 
     async def _record(self, refusal: Refusal, reason: str) -> None:
