@@ -33,6 +33,8 @@ from peerbridge_referrals.adapters.postgres_unit_of_work import EventWriter
 from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.adapters.schema import all_migrations, migrate
 from peerbridge_referrals.bootstrap import bootstrap, postgres_denials, postgres_units_of_work
+from peerbridge_referrals.config import ReferralsSettings
+from peerbridge_referrals.entrypoints.app import ReferralsProcess
 from peerbridge_referrals.entrypoints.grpc_server import referrals_registration
 from peerbridge_referrals.service_layer.pagination import PageLimits
 
@@ -168,3 +170,29 @@ ServeWith = Callable[[EventWriter], contextlib.AbstractAsyncContextManager[Runni
 def serve_with(pool: asyncpg.Pool, cipher: ReasonCipher) -> ServeWith:
     """Starts the service with another event writer (to make a transaction fail late)."""
     return lambda write_events: _serve(pool, cipher, write_events)
+
+
+def process_settings(
+    database_url: str, kafka_bootstrap: str, encryption_keys: str, grace_s: float = 2.0
+) -> ReferralsSettings:
+    return ReferralsSettings(
+        database_url=database_url,  # type: ignore[arg-type]
+        encryption_keys=encryption_keys,  # type: ignore[arg-type]
+        kafka_bootstrap=kafka_bootstrap,
+        grpc_listen="127.0.0.1:0",
+        grpc_grace_s=grace_s,
+    )
+
+
+@pytest.fixture
+async def running(
+    database_url: str, kafka_bootstrap: str, encryption_keys: str
+) -> AsyncIterator[ReferralsProcess]:
+    """The whole process (PostgreSQL, Kafka, outbox relay, gRPC) on a port of its own."""
+    settings = process_settings(database_url, kafka_bootstrap, encryption_keys)
+    process = ReferralsProcess(settings, jwks_source=trusted_keys())
+    await process.start()
+    try:
+        yield process
+    finally:
+        await process.stop()

@@ -10,7 +10,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -25,12 +24,11 @@ from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
 from peerbridge.referrals.v1 import referrals_service_pb2 as service_pb2
 from peerbridge.referrals.v1 import referrals_service_pb2_grpc as service_grpc
 from peerbridge_platform.grpc import create_channel, wait_for_serving
-from peerbridge_referrals.config import ReferralsSettings
 from peerbridge_referrals.entrypoints.app import ReferralsProcess
 from peerbridge_referrals.entrypoints.grpc_server import SERVICE_NAME
 
 from ..conftest import synthetic_principal
-from .conftest import token_for, trusted_keys
+from .conftest import process_settings, token_for, trusted_keys
 
 pytestmark = pytest.mark.integration
 
@@ -41,25 +39,6 @@ EVENT_TYPES = {
 }
 REASON = "Synthetic member asks to start treatment."
 PATIENCE_S = 60.0
-
-
-@pytest.fixture
-async def running(
-    database_url: str, kafka_bootstrap: str, encryption_keys: str
-) -> AsyncIterator[ReferralsProcess]:
-    settings = ReferralsSettings(
-        database_url=database_url,  # type: ignore[arg-type]
-        encryption_keys=encryption_keys,  # type: ignore[arg-type]
-        kafka_bootstrap=kafka_bootstrap,
-        grpc_listen="127.0.0.1:0",
-        grpc_grace_s=2.0,
-    )
-    process = ReferralsProcess(settings, jwks_source=trusted_keys())
-    await process.start()
-    try:
-        yield process
-    finally:
-        await process.stop()
 
 
 def synthetic_request(member: str) -> service_pb2.CreateReferralRequest:
@@ -176,13 +155,7 @@ async def test_start_up_creates_the_topics(running: ReferralsProcess, kafka_boot
 async def test_stopping_says_not_serving_then_closes(
     database_url: str, kafka_bootstrap: str, encryption_keys: str
 ) -> None:
-    settings = ReferralsSettings(
-        database_url=database_url,  # type: ignore[arg-type]
-        encryption_keys=encryption_keys,  # type: ignore[arg-type]
-        kafka_bootstrap=kafka_bootstrap,
-        grpc_listen="127.0.0.1:0",
-        grpc_grace_s=1.0,
-    )
+    settings = process_settings(database_url, kafka_bootstrap, encryption_keys, grace_s=1.0)
     process = ReferralsProcess(settings, jwks_source=trusted_keys())
     await process.start()
     assert process.server is not None

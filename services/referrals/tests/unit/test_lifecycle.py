@@ -150,7 +150,7 @@ def test_every_pair_by_every_side(current: Status, target: Status, side: Side) -
         assert target.value in str(caught.value)
 
 
-def test_completing_records_the_outcome_and_later_statuses_keep_it() -> None:
+def test_completing_records_the_outcome() -> None:
     done, _ = change_status(referral_in(S.IN_PROGRESS), change_to(S.COMPLETED), PERFORMER, now=NOW)
     assert done.outcome == "Synthetic outcome."
     assert done.status_reason is None

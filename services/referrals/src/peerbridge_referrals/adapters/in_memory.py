@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from ..domain.events import DomainEvent
+from ..domain.events import DomainEvent, ReferralStatusChanged
 from ..domain.model import Referral
 from ..service_layer.audit import Access, DeniedAccessLog
 from ..service_layer.repository import (
@@ -21,6 +21,7 @@ from ..service_layer.repository import (
     DuplicateRequestId,
     ReferralFilter,
     ReferralRepository,
+    StaleVersion,
     listing_order_key,
 )
 from ..service_layer.unit_of_work import UnitOfWork
@@ -31,6 +32,8 @@ class InMemoryStore:
     """What has been committed; shared by every unit of work made over it."""
 
     referrals: dict[UUID, Referral] = field(default_factory=dict)
+    # The status history, as the changes committed.
+    status_changes: list[ReferralStatusChanged] = field(default_factory=list)
     published: list[DomainEvent] = field(default_factory=list)
     # The audit trail: allowed accesses as they commit, refusals at once.
     audited: list[Access] = field(default_factory=list)
@@ -44,7 +47,9 @@ class InMemoryStore:
 class InMemoryReferralRepository(ReferralRepository):
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
+        # Referrals written (added or changed) in this transaction.
         self.added: dict[UUID, Referral] = {}
+        self.status_changes: list[ReferralStatusChanged] = []
         self.claims: dict[str, asyncio.Future[bool]] = {}
 
     def _visible(self) -> dict[UUID, Referral]:
@@ -74,6 +79,14 @@ class InMemoryReferralRepository(ReferralRepository):
             del self._store.claims[request_id]
             claim.set_result(committed)
         self.claims = {}
+
+    async def update_status(self, changed: ReferralStatusChanged) -> None:
+        referral = changed.referral
+        current = self._visible().get(referral.referral_id)
+        if current is None or current.version != referral.version - 1:
+            raise StaleVersion(referral.referral_id, referral.version - 1)
+        self.added[referral.referral_id] = referral
+        self.status_changes.append(changed)
 
     async def get(self, referral_id: UUID) -> Referral | None:
         return self._visible().get(referral_id)
@@ -121,6 +134,7 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def _forget_pending(self) -> None:
         self.referrals.added = {}
+        self.referrals.status_changes = []
         self._pending_events = []
         self._pending_accesses = []
 
@@ -132,6 +146,7 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         self.store.referrals.update(self.referrals.added)
+        self.store.status_changes.extend(self.referrals.status_changes)
         self.referrals.settle_claims(committed=True)
         self.store.published.extend(self._pending_events)
         self.store.audited.extend(self._pending_accesses)

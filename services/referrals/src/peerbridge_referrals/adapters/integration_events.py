@@ -1,8 +1,10 @@
 """Domain events → integration events: what leaves the service, on which topic.
 
-A created referral becomes two records, keyed by the referral id:
-- the protobuf `ReferralCreated` on the events topic, for our own services.
-  It never carries the free-text reason (protected data);
+A created referral, and each status change, becomes two records, keyed by the
+referral id:
+- the protobuf `ReferralCreated` or `ReferralStatusChanged` on the events
+  topic, for our own services. Neither carries free text (the reason, the
+  status reason, the outcome: protected data), only codes;
 - the referral's FHIR view on the FHIR topic, for EHRs, with the receiving
   organization as a CloudEvents extension so an EHR can filter without
   parsing the body.
@@ -18,13 +20,14 @@ from peerbridge_platform.envelope import FHIR_JSON, Envelope, envelope_for_proto
 from peerbridge_platform.kafka import REFERRALS_FHIR_TOPIC, events_topic
 from peerbridge_platform.tracing import current_traceparent
 
-from ..domain.events import DomainEvent, ReferralCreated
+from ..domain.events import DomainEvent, ReferralCreated, ReferralStatusChanged
 from ..domain.model import Referral
 from .fhir.referral_view import referral_bundle_json
 from .protobuf_values import (
     category_to_proto,
     direction_to_proto,
     priority_to_proto,
+    reason_category_to_proto,
     status_to_proto,
     to_proto_party,
     to_timestamp,
@@ -51,6 +54,11 @@ def messages_for(event: DomainEvent) -> list[OutboxMessage]:
             OutboxMessage(EVENTS_TOPIC, referral_created_envelope(event.referral)),
             OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral)),
         ]
+    if isinstance(event, ReferralStatusChanged):
+        return [
+            OutboxMessage(EVENTS_TOPIC, status_changed_envelope(event)),
+            OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral)),
+        ]
     raise TypeError(f"no integration events defined for {type(event).__name__}")
 
 
@@ -75,6 +83,35 @@ def referral_created_envelope(referral: Referral) -> Envelope:
         source=SOURCE,
         subject=str(referral.referral_id),
         time=referral.create_time,
+        extensions=_recipient(referral),
+    )
+
+
+def status_changed_message(
+    event: ReferralStatusChanged,
+) -> referrals_events_pb2.ReferralStatusChanged:
+    referral = event.referral
+    return referrals_events_pb2.ReferralStatusChanged(
+        referral_id=str(referral.referral_id),
+        subject_member_id=referral.subject_member_id,
+        from_status=status_to_proto(event.previous_status),
+        to_status=status_to_proto(referral.status),
+        changed_by_organization_id=event.changed_by.organization_id,
+        status_reason_category=reason_category_to_proto(referral.status_reason_category),
+        version=referral.version,
+        change_time=to_timestamp(referral.update_time),
+        recipient_organization_id=referral.recipient.organization_id,
+        requester_organization_id=referral.requester.organization_id,
+    )
+
+
+def status_changed_envelope(event: ReferralStatusChanged) -> Envelope:
+    referral = event.referral
+    return envelope_for_proto(
+        status_changed_message(event),
+        source=SOURCE,
+        subject=str(referral.referral_id),
+        time=referral.update_time,
         extensions=_recipient(referral),
     )
 

@@ -10,38 +10,87 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from ..domain.access_rules import Visibility
+from ..domain.events import ReferralStatusChanged
 from ..domain.model import Referral
 from ..service_layer.repository import (
     Cursor,
     DuplicateRequestId,
     ReferralFilter,
     ReferralRepository,
+    StaleVersion,
 )
-from .reason_cipher import ReasonCipher
-from .referral_rows import COLUMNS, SELECT_COLUMNS, referral_from_row, row_values
+from .reason_cipher import OUTCOME, STATUS_REASON, ReasonCipher
+from .referral_rows import COLUMNS, SELECT_COLUMNS, Texts, referral_from_row, row_values
 
 _REQUEST_ID_INDEX = "referrals_request_id_key"
 _INSERT = (
     f"INSERT INTO referrals ({SELECT_COLUMNS}) "
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})"
 )
+# Optimistic concurrency: the row changes only if it is still at the version read.
+# Under READ COMMITTED a concurrent writer waits for ours, then finds no row.
+_UPDATE_STATUS = """
+UPDATE referrals
+SET status = $3, status_reason_ciphertext = $4, status_reason_category = $5,
+    outcome_ciphertext = $6, update_time = $7, version = $8
+WHERE referral_id = $1 AND version = $2
+"""
+_INSERT_STATUS_CHANGE = """
+INSERT INTO referral_status_changes (
+    referral_id, version, from_status, to_status, changed_by_subject,
+    changed_by_organization_id, changed_by_side, changed_by_client_id,
+    status_reason_category, change_time
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
 
 
 class PostgresReferralRepository(ReferralRepository):
-    """Seals each reason on the way in and opens it on the way out: never stored in plain text."""
+    """Seals the free texts on the way in and opens them on the way out: never stored in plain
+    text."""
 
     def __init__(self, connection: PoolConnectionProxy, cipher: ReasonCipher) -> None:
         self._connection = connection
         self._cipher = cipher
 
     async def add(self, referral: Referral) -> None:
-        sealed_reason = self._cipher.seal(referral.referral_id, referral.reason)
         try:
-            await self._connection.execute(_INSERT, *row_values(referral, sealed_reason))
+            await self._connection.execute(_INSERT, *row_values(referral, self._sealed(referral)))
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == _REQUEST_ID_INDEX and referral.request_id is not None:
                 raise DuplicateRequestId(referral.request_id) from error
             raise
+
+    async def update_status(self, changed: ReferralStatusChanged) -> None:
+        referral, actor = changed.referral, changed.changed_by
+        sealed = self._sealed(referral)
+        category = referral.status_reason_category
+        category_value = category.value if category is not None else None
+        result = await self._connection.execute(
+            _UPDATE_STATUS,
+            referral.referral_id,
+            referral.version - 1,
+            referral.status.value,
+            sealed.status_reason,
+            category_value,
+            sealed.outcome,
+            referral.update_time,
+            referral.version,
+        )
+        if result != "UPDATE 1":
+            raise StaleVersion(referral.referral_id, referral.version - 1)
+        await self._connection.execute(
+            _INSERT_STATUS_CHANGE,
+            referral.referral_id,
+            referral.version,
+            changed.previous_status.value,
+            referral.status.value,
+            actor.subject,
+            actor.organization_id,
+            actor.side.value,
+            actor.client_id,
+            category_value,
+            referral.update_time,
+        )
 
     async def get(self, referral_id: UUID) -> Referral | None:
         row = await self._connection.fetchrow(
@@ -85,9 +134,22 @@ class PostgresReferralRepository(ReferralRepository):
         )
         return [self._referral(row) for row in rows]
 
+    def _sealed(self, referral: Referral) -> Texts[bytes]:
+        referral_id, cipher = referral.referral_id, self._cipher
+        return Texts(
+            cipher.seal(referral_id, referral.reason),
+            cipher.seal_optional(referral_id, referral.status_reason, STATUS_REASON),
+            cipher.seal_optional(referral_id, referral.outcome, OUTCOME),
+        )
+
     def _referral(self, row: asyncpg.Record) -> Referral:
-        reason = self._cipher.open(row["referral_id"], bytes(row["reason_ciphertext"]))
-        return referral_from_row(row, reason)
+        referral_id, cipher = row["referral_id"], self._cipher
+        opened = Texts(
+            cipher.open(referral_id, bytes(row["reason_ciphertext"])),
+            cipher.open_optional(referral_id, row["status_reason_ciphertext"], STATUS_REASON),
+            cipher.open_optional(referral_id, row["outcome_ciphertext"], OUTCOME),
+        )
+        return referral_from_row(row, opened)
 
 
 def _visibility_condition(visible: Visibility, argument: Callable[[Any], str]) -> str:

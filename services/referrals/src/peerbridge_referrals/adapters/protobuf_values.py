@@ -15,7 +15,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
 
 from ..domain.model import Referral
-from ..domain.values import Category, Direction, Party, PartyKind, Priority, Status
+from ..domain.values import (
+    Category,
+    Direction,
+    Party,
+    PartyKind,
+    Priority,
+    Status,
+    StatusReasonCategory,
+)
 
 # Each domain enum, its protobuf enum and the prefix of the protobuf value names.
 PROTO_ENUMS: dict[type[StrEnum], tuple[EnumDescriptor, str]] = {
@@ -24,6 +32,10 @@ PROTO_ENUMS: dict[type[StrEnum], tuple[EnumDescriptor, str]] = {
     Priority: (resources_pb2.ReferralPriority.DESCRIPTOR, "REFERRAL_PRIORITY_"),
     Status: (resources_pb2.ReferralStatus.DESCRIPTOR, "REFERRAL_STATUS_"),
     PartyKind: (resources_pb2.PartyKind.DESCRIPTOR, "PARTY_KIND_"),
+    StatusReasonCategory: (
+        resources_pb2.ReferralStatusReasonCategory.DESCRIPTOR,
+        "REFERRAL_STATUS_REASON_CATEGORY_",
+    ),
 }
 
 
@@ -49,6 +61,15 @@ def status_to_proto(value: Status) -> resources_pb2.ReferralStatus.ValueType:
 
 def party_kind_to_proto(value: PartyKind) -> resources_pb2.PartyKind.ValueType:
     return resources_pb2.PartyKind.Value(proto_name(value))
+
+
+def reason_category_to_proto(
+    value: StatusReasonCategory | None,
+) -> resources_pb2.ReferralStatusReasonCategory.ValueType:
+    """UNSPECIFIED for None: no category was given."""
+    if value is None:
+        return resources_pb2.REFERRAL_STATUS_REASON_CATEGORY_UNSPECIFIED
+    return resources_pb2.ReferralStatusReasonCategory.Value(proto_name(value))
 
 
 def value_name_from_proto(enum: type[StrEnum], number: int) -> str:
@@ -98,4 +119,7 @@ def to_proto_referral(referral: Referral) -> resources_pb2.Referral:
         create_time=to_timestamp(referral.create_time),
         update_time=to_timestamp(referral.update_time),
         version=referral.version,
+        status_reason=referral.status_reason or "",
+        status_reason_category=reason_category_to_proto(referral.status_reason_category),
+        outcome=referral.outcome or "",
     )

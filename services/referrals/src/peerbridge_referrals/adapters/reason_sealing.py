@@ -1,4 +1,5 @@
-"""Start-up upkeep of sealed reasons: seal any left in plain text, reseal under the active key.
+"""Start-up upkeep of sealed texts: seal any reason left in plain text, reseal every sealed
+text (reason, status reason, outcome) under the active key.
 
 Both run before the service answers calls, in batches, and only ever
 replace a value that is still the one they read (a compare-and-set), so two
@@ -16,7 +17,7 @@ import asyncpg
 from peerbridge_platform.crypto import CryptoError, UnknownKey
 from peerbridge_platform.logging import get_logger
 
-from .reason_cipher import ReasonCipher
+from .reason_cipher import OUTCOME, REASON, STATUS_REASON, ReasonCipher
 from .schema import all_migrations, before_plain_reason_drop, migrate
 
 log = get_logger(__name__)
@@ -42,17 +43,27 @@ UPDATE referrals SET reason_ciphertext = $3, reason = NULL
 WHERE referral_id = $1 AND reason = $2
 """
 
-# Tokens under the active key share its header; anything else is due for resealing.
-_NOT_UNDER_ACTIVE_KEY = """
-SELECT referral_id, reason_ciphertext FROM referrals
-WHERE referral_id > $1 AND substring(reason_ciphertext FROM 1 FOR $2) <> $3
+# Each sealed column and the field its texts are bound to. Column names are ours,
+# never input, so they are safe to format into the statements below.
+SEALED_COLUMNS: dict[str, str] = {
+    "reason_ciphertext": REASON,
+    "status_reason_ciphertext": STATUS_REASON,
+    "outcome_ciphertext": OUTCOME,
+}
+
+
+def _not_under_active_key(column: str) -> str:
+    # Tokens under the active key share its header; anything else is due for resealing.
+    # NULL (no text) compares as unknown, so such rows are never picked.
+    return f"""
+SELECT referral_id, {column} AS sealed FROM referrals
+WHERE referral_id > $1 AND substring({column} FROM 1 FOR $2) <> $3
 ORDER BY referral_id LIMIT $4
 """
 
-_RESEAL = """
-UPDATE referrals SET reason_ciphertext = $3
-WHERE referral_id = $1 AND reason_ciphertext = $2
-"""
+
+def _reseal(column: str) -> str:
+    return f"UPDATE referrals SET {column} = $3 WHERE referral_id = $1 AND {column} = $2"
 
 
 @dataclass
@@ -103,19 +114,36 @@ async def seal_plain_reasons(pool: asyncpg.Pool, cipher: ReasonCipher, batch: in
 async def reseal_reasons(
     pool: asyncpg.Pool, cipher: ReasonCipher, batch: int = BATCH
 ) -> ResealReport:
-    """Reseal under the active key every reason sealed under another one."""
-    report, after, prefix = ResealReport(), _FIRST_ID, cipher.active_prefix
-    while rows := await pool.fetch(_NOT_UNDER_ACTIVE_KEY, after, len(prefix), prefix, batch):
+    """Reseal under the active key every sealed text (of every sealed column) sealed under
+    another one."""
+    report = ResealReport()
+    for column, field_name in SEALED_COLUMNS.items():
+        await _reseal_column(pool, cipher, column, field_name, batch, report)
+    return report
+
+
+async def _reseal_column(
+    pool: asyncpg.Pool,
+    cipher: ReasonCipher,
+    column: str,
+    field_name: str,
+    batch: int,
+    report: ResealReport,
+) -> None:
+    after, prefix = _FIRST_ID, cipher.active_prefix
+    select, update = _not_under_active_key(column), _reseal(column)
+    while rows := await pool.fetch(select, after, len(prefix), prefix, batch):
         updates = []
         for row in rows:
-            referral_id, sealed = row["referral_id"], bytes(row["reason_ciphertext"])
+            referral_id, sealed = row["referral_id"], bytes(row["sealed"])
             try:
-                updates.append((referral_id, sealed, cipher.reseal(referral_id, sealed)))
+                resealed = cipher.reseal(referral_id, sealed, field_name)
             except UnknownKey as error:
                 report.unreadable[error.key_id] += 1
             except CryptoError:
                 report.unreadable["unauthenticated"] += 1
-        await pool.executemany(_RESEAL, updates)
+            else:
+                updates.append((referral_id, sealed, resealed))
+        await pool.executemany(update, updates)
         report.resealed += len(updates)
         after = rows[-1]["referral_id"]
-    return report

@@ -235,7 +235,7 @@ def change_status(
         status=target,
         status_reason=change.reason,
         status_reason_category=change.reason_category,
-        outcome=change.outcome if target in OUTCOME_REQUIRED else referral.outcome,
+        outcome=change.outcome,
         update_time=now,
         version=referral.version + 1,
     )

@@ -41,6 +41,13 @@ class ReferralsServicer(service_grpc.ReferralsServiceServicer):
         page = await self._application.list_referrals(translate.list_query(request))
         return translate.list_response(page)
 
+    async def UpdateReferralStatus(
+        self, request: service_pb2.UpdateReferralStatusRequest, context: Any
+    ) -> service_pb2.UpdateReferralStatusResponse:
+        command = translate.update_status_command(request)
+        referral = await self._application.update_referral_status(command)
+        return service_pb2.UpdateReferralStatusResponse(referral=to_proto_referral(referral))
+
 
 def referrals_registration(application: ReferralsApplication) -> ServiceRegistration:
     servicer = ReferralsServicer(application)

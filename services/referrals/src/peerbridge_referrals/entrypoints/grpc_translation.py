@@ -6,8 +6,8 @@ from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
 from peerbridge.referrals.v1 import referrals_service_pb2 as service_pb2
 
 from ..adapters.protobuf_values import to_proto_referral, value_name_from_proto
-from ..domain.commands import CreateReferral, PartyInput
-from ..domain.values import Category, Direction, PartyKind, Priority, Status
+from ..domain.commands import CreateReferral, PartyInput, UpdateReferralStatus
+from ..domain.values import Category, Direction, PartyKind, Priority, Status, StatusReasonCategory
 from ..service_layer.queries import GetReferral, ListReferrals, ReferralPage
 
 
@@ -54,4 +54,17 @@ def list_response(page: ReferralPage) -> service_pb2.ListReferralsResponse:
     return service_pb2.ListReferralsResponse(
         referrals=[to_proto_referral(r) for r in page.referrals],
         next_page_token=page.next_page_token,
+    )
+
+
+def update_status_command(request: service_pb2.UpdateReferralStatusRequest) -> UpdateReferralStatus:
+    return UpdateReferralStatus(
+        referral_id=request.referral_id,
+        status=value_name_from_proto(Status, request.status),
+        status_reason=request.status_reason,
+        status_reason_category=value_name_from_proto(
+            StatusReasonCategory, request.status_reason_category
+        ),
+        outcome=request.outcome,
+        expected_version=request.expected_version,
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from peerbridge_platform.auth.context import require_principal
 
-from ..domain.commands import CreateReferral
+from ..domain.commands import CreateReferral, UpdateReferralStatus
 from ..domain.model import Referral
 from . import handlers
 from .audit import DeniedAccessLog
@@ -52,4 +52,13 @@ class ReferralsApplication:
             caller=require_principal(),
             denials=self.denials,
             limits=self.page_limits,
+        )
+
+    async def update_referral_status(self, command: UpdateReferralStatus) -> Referral:
+        return await handlers.update_referral_status(
+            command,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            clock=self.clock,
         )

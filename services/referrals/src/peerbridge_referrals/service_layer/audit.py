@@ -17,6 +17,7 @@ RESOURCE_TYPE = "referral"
 CREATE = "referral.create"
 READ = "referral.read"
 LIST = "referral.list"
+UPDATE_STATUS = "referral.update_status"
 
 
 @dataclass(frozen=True)

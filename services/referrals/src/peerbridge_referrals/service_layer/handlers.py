@@ -13,6 +13,8 @@ from peerbridge_platform.auth.principal import Principal
 from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
 from peerbridge_platform.errors import (
     Conflict,
+    DomainError,
+    FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
@@ -21,14 +23,15 @@ from peerbridge_platform.errors import (
 from peerbridge_platform.logging import get_logger
 
 from ..domain.access_rules import create_refusal, purpose_of_use, visibility_for
-from ..domain.commands import CreateReferral
+from ..domain.commands import CreateReferral, UpdateReferralStatus
+from ..domain.lifecycle import actor_for, change_status, validate_status_change
 from ..domain.model import Referral, ReferralDetails, open_referral
 from ..domain.rules import check_opaque_id, is_opaque_id, parse_choice, validate_new_referral
 from ..domain.values import Status
-from .audit import CREATE, LIST, READ, Access, DeniedAccessLog
+from .audit import CREATE, LIST, READ, UPDATE_STATUS, Access, DeniedAccessLog
 from .pagination import PageLimits, decode_page_token, encode_page_token
 from .queries import GetReferral, ListReferrals, ReferralPage
-from .repository import Cursor, DuplicateRequestId, ReferralFilter
+from .repository import Cursor, DuplicateRequestId, ReferralFilter, StaleVersion
 from .unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
@@ -140,6 +143,72 @@ async def get_referral(
         )
     )
     raise NotFound(f"referral {referral_id} not found")
+
+
+async def update_referral_status(
+    command: UpdateReferralStatus,
+    uow: UnitOfWork,
+    *,
+    caller: Principal,
+    denials: DeniedAccessLog,
+    clock: Clock,
+) -> Referral:
+    """Move the referral to the status asked for, with the history row, the events and the
+    audit record in one transaction; or refuse, change nothing and audit the refusal.
+
+    Checked in order: the token's scope, the request's values, whether the caller
+    may see the referral (NOT_FOUND alike when missing), then the lifecycle rules
+    (the caller's side, the version read, the transition).
+    """
+    purpose = purpose_of_use(caller)
+    claimed_id = command.referral_id if _is_uuid(command.referral_id) else None
+    await _require_scope(
+        caller, REFERRALS_WRITE, denials, Access(UPDATE_STATUS, claimed_id, None, purpose)
+    )
+    change = validate_status_change(command)
+    referral_id = str(change.referral_id)
+    refusal: DomainError
+    async with uow:
+        referral = await uow.referrals.get(change.referral_id)
+        visible = referral is not None and visibility_for(caller).admits(referral)
+        if referral is None or not visible:
+            refusal = NotFound(f"referral {referral_id} not found")
+            reason = "not visible to the caller" if referral is not None else "no such referral"
+        else:
+            try:
+                changed, event = change_status(
+                    referral, change, actor_for(caller, referral), now=clock()
+                )
+                await uow.referrals.update_status(event)
+            except StaleVersion:
+                refusal = Conflict("the referral changed while this change was made: read it again")
+                reason = "changed concurrently"
+            except (PermissionDenied, Conflict, FailedPrecondition) as error:
+                refusal, reason = error, str(error)
+            else:
+                await uow.publish(event)
+                transition = f"status {event.previous_status} to {changed.status}"
+                await uow.record_access(_access(UPDATE_STATUS, changed, purpose, transition))
+                await uow.commit()
+                log.info(
+                    "referral status changed",
+                    referral_id=referral_id,
+                    from_status=event.previous_status.value,
+                    to_status=changed.status.value,
+                    version=changed.version,
+                )
+                return changed
+    member = referral.subject_member_id if referral is not None else None
+    await denials.record_denied(Access(UPDATE_STATUS, referral_id, member, purpose, reason))
+    raise refusal
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_referral_id(value: str) -> UUID:

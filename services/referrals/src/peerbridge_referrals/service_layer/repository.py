@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from ..domain.access_rules import Visibility
+from ..domain.events import ReferralStatusChanged
 from ..domain.model import Referral
 from ..domain.values import Status
 
@@ -18,6 +19,16 @@ class DuplicateRequestId(Exception):
     def __init__(self, request_id: str) -> None:
         super().__init__(f"a referral with request id {request_id!r} exists")
         self.request_id = request_id
+
+
+class StaleVersion(Exception):
+    """The referral is no longer at the version the change was made from: another change
+    committed in between."""
+
+    def __init__(self, referral_id: UUID, version: int) -> None:
+        super().__init__(f"referral {referral_id} is no longer at version {version}")
+        self.referral_id = referral_id
+        self.version = version
 
 
 @dataclass(frozen=True)
@@ -62,3 +73,8 @@ class ReferralRepository(abc.ABC):
         self, where: ReferralFilter, *, after: Cursor | None, limit: int
     ) -> list[Referral]:
         """Up to `limit` referrals matching `where`, newest first, strictly after `after`."""
+
+    @abc.abstractmethod
+    async def update_status(self, changed: ReferralStatusChanged) -> None:
+        """Store the referral's new status, and its history row, if it is still at the version
+        the change was made from (one less than the new one); otherwise raise StaleVersion."""

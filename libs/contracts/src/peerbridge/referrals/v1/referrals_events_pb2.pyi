@@ -88,3 +88,69 @@ class ReferralCreated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReferralCreated: _TypeAlias = ReferralCreated  # noqa: Y015
+
+@_typing.final
+class ReferralStatusChanged(_message.Message):
+    """Integration event: a referral's status changed.
+
+    Published on `peerbridge.referrals.events.v1` like `ReferralCreated`, keyed
+    by the referral id, so a consumer sees a referral's changes in order (by
+    `version`). Like `ReferralCreated` it leaves out every free text: neither
+    the status reason nor the outcome, only the reason's category.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERRAL_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    FROM_STATUS_FIELD_NUMBER: _builtins.int
+    TO_STATUS_FIELD_NUMBER: _builtins.int
+    CHANGED_BY_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_CATEGORY_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CHANGE_TIME_FIELD_NUMBER: _builtins.int
+    RECIPIENT_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    referral_id: _builtins.str
+    """Identifier of the referral (a UUID)."""
+    subject_member_id: _builtins.str
+    """Identifier of the member who is referred."""
+    from_status: _referrals_resources_pb2.ReferralStatus.ValueType
+    """The status before the change."""
+    to_status: _referrals_resources_pb2.ReferralStatus.ValueType
+    """The status after the change."""
+    changed_by_organization_id: _builtins.str
+    """The organization that made the change: the requester's or the recipient's."""
+    status_reason_category: _referrals_resources_pb2.ReferralStatusReasonCategory.ValueType
+    """The category of the reason given; UNSPECIFIED when none was."""
+    version: _builtins.int
+    """The referral's version after the change."""
+    recipient_organization_id: _builtins.str
+    """The organization the referral is sent to."""
+    requester_organization_id: _builtins.str
+    """The organization that sent the referral."""
+    @_builtins.property
+    def change_time(self) -> _timestamp_pb2.Timestamp:
+        """When the change was made."""
+
+    def __init__(
+        self,
+        *,
+        referral_id: _builtins.str = ...,
+        subject_member_id: _builtins.str = ...,
+        from_status: _referrals_resources_pb2.ReferralStatus.ValueType = ...,
+        to_status: _referrals_resources_pb2.ReferralStatus.ValueType = ...,
+        changed_by_organization_id: _builtins.str = ...,
+        status_reason_category: _referrals_resources_pb2.ReferralStatusReasonCategory.ValueType = ...,
+        version: _builtins.int = ...,
+        change_time: _timestamp_pb2.Timestamp | None = ...,
+        recipient_organization_id: _builtins.str = ...,
+        requester_organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change_time", b"change_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_time", b"change_time", "changed_by_organization_id", b"changed_by_organization_id", "from_status", b"from_status", "recipient_organization_id", b"recipient_organization_id", "referral_id", b"referral_id", "requester_organization_id", b"requester_organization_id", "status_reason_category", b"status_reason_category", "subject_member_id", b"subject_member_id", "to_status", b"to_status", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReferralStatusChanged: _TypeAlias = ReferralStatusChanged  # noqa: Y015

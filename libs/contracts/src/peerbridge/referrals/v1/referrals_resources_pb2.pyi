@@ -191,6 +191,48 @@ REFERRAL_STATUS_ENTERED_IN_ERROR: ReferralStatus.ValueType  # 10
 """Created by mistake and to be disregarded (FHIR `entered-in-error`)."""
 Global___ReferralStatus: _TypeAlias = ReferralStatus  # noqa: Y015
 
+class _ReferralStatusReasonCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReferralStatusReasonCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReferralStatusReasonCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REFERRAL_STATUS_REASON_CATEGORY_UNSPECIFIED: _ReferralStatusReasonCategory.ValueType  # 0
+    """No category given."""
+    REFERRAL_STATUS_REASON_CATEGORY_MEMBER_DECLINED: _ReferralStatusReasonCategory.ValueType  # 1
+    """The member declined the service."""
+    REFERRAL_STATUS_REASON_CATEGORY_MEMBER_UNREACHABLE: _ReferralStatusReasonCategory.ValueType  # 2
+    """The member could not be reached."""
+    REFERRAL_STATUS_REASON_CATEGORY_NOT_ELIGIBLE: _ReferralStatusReasonCategory.ValueType  # 3
+    """The member does not meet the service's criteria."""
+    REFERRAL_STATUS_REASON_CATEGORY_NO_CAPACITY: _ReferralStatusReasonCategory.ValueType  # 4
+    """The recipient cannot take the referral now."""
+    REFERRAL_STATUS_REASON_CATEGORY_SERVICE_NOT_OFFERED: _ReferralStatusReasonCategory.ValueType  # 5
+    """The recipient does not offer the service asked for."""
+    REFERRAL_STATUS_REASON_CATEGORY_OTHER: _ReferralStatusReasonCategory.ValueType  # 6
+    """Another reason, explained in the text."""
+
+class ReferralStatusReasonCategory(_ReferralStatusReasonCategory, metaclass=_ReferralStatusReasonCategoryEnumTypeWrapper):
+    """Why a referral has its status, as a code (the free text is in `status_reason`).
+    Events carry this code and never the text.
+    """
+
+REFERRAL_STATUS_REASON_CATEGORY_UNSPECIFIED: ReferralStatusReasonCategory.ValueType  # 0
+"""No category given."""
+REFERRAL_STATUS_REASON_CATEGORY_MEMBER_DECLINED: ReferralStatusReasonCategory.ValueType  # 1
+"""The member declined the service."""
+REFERRAL_STATUS_REASON_CATEGORY_MEMBER_UNREACHABLE: ReferralStatusReasonCategory.ValueType  # 2
+"""The member could not be reached."""
+REFERRAL_STATUS_REASON_CATEGORY_NOT_ELIGIBLE: ReferralStatusReasonCategory.ValueType  # 3
+"""The member does not meet the service's criteria."""
+REFERRAL_STATUS_REASON_CATEGORY_NO_CAPACITY: ReferralStatusReasonCategory.ValueType  # 4
+"""The recipient cannot take the referral now."""
+REFERRAL_STATUS_REASON_CATEGORY_SERVICE_NOT_OFFERED: ReferralStatusReasonCategory.ValueType  # 5
+"""The recipient does not offer the service asked for."""
+REFERRAL_STATUS_REASON_CATEGORY_OTHER: ReferralStatusReasonCategory.ValueType  # 6
+"""Another reason, explained in the text."""
+Global___ReferralStatusReasonCategory: _TypeAlias = ReferralStatusReasonCategory  # noqa: Y015
+
 class _PartyKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -269,6 +311,9 @@ class Referral(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_CATEGORY_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
     referral_id: _builtins.str
     """Identifier of the referral (a UUID), assigned by the referrals service."""
     subject_member_id: _builtins.str
@@ -289,6 +334,14 @@ class Referral(_message.Message):
     """Starts at 1 and goes up by one on every change; lets readers order states
     and writers detect concurrent changes.
     """
+    status_reason: _builtins.str
+    """Why the referral has its current status (FHIR Task `statusReason.text`):
+    short and non-clinical. Empty when the status came without one.
+    """
+    status_reason_category: Global___ReferralStatusReasonCategory.ValueType
+    """The code of `status_reason`; UNSPECIFIED when none was given."""
+    outcome: _builtins.str
+    """What came of the referral (FHIR Task `output`), set when it is completed."""
     @_builtins.property
     def requester(self) -> Global___Party:
         """Who sends the referral."""
@@ -320,10 +373,13 @@ class Referral(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
+        status_reason: _builtins.str = ...,
+        status_reason_category: Global___ReferralStatusReasonCategory.ValueType = ...,
+        outcome: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "recipient", b"recipient", "requester", b"requester", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "create_time", b"create_time", "direction", b"direction", "priority", b"priority", "reason", b"reason", "recipient", b"recipient", "referral_id", b"referral_id", "requester", b"requester", "status", b"status", "subject_member_id", b"subject_member_id", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "create_time", b"create_time", "direction", b"direction", "outcome", b"outcome", "priority", b"priority", "reason", b"reason", "recipient", b"recipient", "referral_id", b"referral_id", "requester", b"requester", "status", b"status", "status_reason", b"status_reason", "status_reason_category", b"status_reason_category", "subject_member_id", b"subject_member_id", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

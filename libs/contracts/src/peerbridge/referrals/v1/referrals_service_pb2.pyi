@@ -217,3 +217,75 @@ class ListReferralsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListReferralsResponse: _TypeAlias = ListReferralsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateReferralStatusRequest(_message.Message):
+    """Asks to move a referral to another status."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERRAL_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_CATEGORY_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    referral_id: _builtins.str
+    """Identifier of the referral (a UUID)."""
+    status: _referrals_resources_pb2.ReferralStatus.ValueType
+    """The new status; must not be UNSPECIFIED."""
+    status_reason: _builtins.str
+    """Why (FHIR Task `statusReason.text`): required for REJECTED, CANCELLED,
+    ON_HOLD and FAILED, at most 500 characters, short and non-clinical.
+    """
+    status_reason_category: _referrals_resources_pb2.ReferralStatusReasonCategory.ValueType
+    """The code of `status_reason`, optional; needs `status_reason`."""
+    outcome: _builtins.str
+    """What came of the referral (FHIR Task `output`): required for COMPLETED
+    and only allowed there, at most 2000 characters.
+    """
+    expected_version: _builtins.int
+    """The `version` the caller read: the change fails with ABORTED when the
+    referral has changed since. 0 skips the check.
+    """
+    def __init__(
+        self,
+        *,
+        referral_id: _builtins.str = ...,
+        status: _referrals_resources_pb2.ReferralStatus.ValueType = ...,
+        status_reason: _builtins.str = ...,
+        status_reason_category: _referrals_resources_pb2.ReferralStatusReasonCategory.ValueType = ...,
+        outcome: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "outcome", b"outcome", "referral_id", b"referral_id", "status", b"status", "status_reason", b"status_reason", "status_reason_category", b"status_reason_category"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateReferralStatusRequest: _TypeAlias = UpdateReferralStatusRequest  # noqa: Y015
+
+@_typing.final
+class UpdateReferralStatusResponse(_message.Message):
+    """The referral after the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERRAL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def referral(self) -> _referrals_resources_pb2.Referral:
+        """The referral as stored, with its new status and version."""
+
+    def __init__(
+        self,
+        *,
+        referral: _referrals_resources_pb2.Referral | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["referral", b"referral"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["referral", b"referral"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateReferralStatusResponse: _TypeAlias = UpdateReferralStatusResponse  # noqa: Y015

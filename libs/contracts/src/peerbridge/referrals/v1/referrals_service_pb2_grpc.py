@@ -54,6 +54,11 @@ class ReferralsServiceStub:
                 request_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListReferralsRequest.SerializeToString,
                 response_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListReferralsResponse.FromString,
                 _registered_method=True)
+        self.UpdateReferralStatus = channel.unary_unary(
+                '/peerbridge.referrals.v1.ReferralsService/UpdateReferralStatus',
+                request_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusResponse.FromString,
+                _registered_method=True)
 
 
 class ReferralsServiceServicer:
@@ -87,6 +92,23 @@ class ReferralsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateReferralStatus(self, request, context):
+        """Moves a referral to another status of its lifecycle (FHIR Task status).
+        The requesting organization sets DRAFT, REQUESTED and ENTERED_IN_ERROR; the
+        receiving one ACCEPTED, REJECTED, IN_PROGRESS, ON_HOLD, FAILED and
+        COMPLETED; either may set CANCELLED; members never change a status.
+        Errors: INVALID_ARGUMENT (with field violations) for bad fields, a missing
+        `status_reason` (REJECTED, CANCELLED, ON_HOLD, FAILED) or `outcome`
+        (COMPLETED); NOT_FOUND when the referral does not exist or the caller may
+        not see it; PERMISSION_DENIED when the caller's side may not set the
+        status; ABORTED when `expected_version` is not the current version or a
+        concurrent change came first; FAILED_PRECONDITION when the current status
+        does not allow the new one (every terminal status allows nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReferralsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -104,6 +126,11 @@ def add_ReferralsServiceServicer_to_server(servicer, server):
                     servicer.ListReferrals,
                     request_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListReferralsRequest.FromString,
                     response_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListReferralsResponse.SerializeToString,
+            ),
+            'UpdateReferralStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateReferralStatus,
+                    request_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusRequest.FromString,
+                    response_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -192,6 +219,33 @@ class ReferralsService:
             '/peerbridge.referrals.v1.ReferralsService/ListReferrals',
             peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListReferralsRequest.SerializeToString,
             peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListReferralsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateReferralStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.referrals.v1.ReferralsService/UpdateReferralStatus',
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusRequest.SerializeToString,
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

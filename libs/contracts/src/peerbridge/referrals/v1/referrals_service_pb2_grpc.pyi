@@ -47,6 +47,19 @@ class ReferralsServiceStub:
     """Returns one referral; NOT_FOUND when it does not exist or the caller may not see it."""
     ListReferrals: _grpc.UnaryUnaryMultiCallable[_referrals_service_pb2.ListReferralsRequest, _referrals_service_pb2.ListReferralsResponse]
     """Lists referrals the caller may see, newest first, one page at a time."""
+    UpdateReferralStatus: _grpc.UnaryUnaryMultiCallable[_referrals_service_pb2.UpdateReferralStatusRequest, _referrals_service_pb2.UpdateReferralStatusResponse]
+    """Moves a referral to another status of its lifecycle (FHIR Task status).
+    The requesting organization sets DRAFT, REQUESTED and ENTERED_IN_ERROR; the
+    receiving one ACCEPTED, REJECTED, IN_PROGRESS, ON_HOLD, FAILED and
+    COMPLETED; either may set CANCELLED; members never change a status.
+    Errors: INVALID_ARGUMENT (with field violations) for bad fields, a missing
+    `status_reason` (REJECTED, CANCELLED, ON_HOLD, FAILED) or `outcome`
+    (COMPLETED); NOT_FOUND when the referral does not exist or the caller may
+    not see it; PERMISSION_DENIED when the caller's side may not set the
+    status; ABORTED when `expected_version` is not the current version or a
+    concurrent change came first; FAILED_PRECONDITION when the current status
+    does not allow the new one (every terminal status allows nothing).
+    """
 
 @_typing.type_check_only
 class ReferralsServiceAsyncStub(ReferralsServiceStub):
@@ -67,6 +80,19 @@ class ReferralsServiceAsyncStub(ReferralsServiceStub):
     """Returns one referral; NOT_FOUND when it does not exist or the caller may not see it."""
     ListReferrals: _aio.UnaryUnaryMultiCallable[_referrals_service_pb2.ListReferralsRequest, _referrals_service_pb2.ListReferralsResponse]  # type: ignore[assignment]
     """Lists referrals the caller may see, newest first, one page at a time."""
+    UpdateReferralStatus: _aio.UnaryUnaryMultiCallable[_referrals_service_pb2.UpdateReferralStatusRequest, _referrals_service_pb2.UpdateReferralStatusResponse]  # type: ignore[assignment]
+    """Moves a referral to another status of its lifecycle (FHIR Task status).
+    The requesting organization sets DRAFT, REQUESTED and ENTERED_IN_ERROR; the
+    receiving one ACCEPTED, REJECTED, IN_PROGRESS, ON_HOLD, FAILED and
+    COMPLETED; either may set CANCELLED; members never change a status.
+    Errors: INVALID_ARGUMENT (with field violations) for bad fields, a missing
+    `status_reason` (REJECTED, CANCELLED, ON_HOLD, FAILED) or `outcome`
+    (COMPLETED); NOT_FOUND when the referral does not exist or the caller may
+    not see it; PERMISSION_DENIED when the caller's side may not set the
+    status; ABORTED when `expected_version` is not the current version or a
+    concurrent change came first; FAILED_PRECONDITION when the current status
+    does not allow the new one (every terminal status allows nothing).
+    """
 
 class ReferralsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Creates and reads referrals between peer support programs and clinics.
@@ -102,5 +128,24 @@ class ReferralsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_referrals_service_pb2.ListReferralsResponse, _abc.Awaitable[_referrals_service_pb2.ListReferralsResponse]]:
         """Lists referrals the caller may see, newest first, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def UpdateReferralStatus(
+        self,
+        request: _referrals_service_pb2.UpdateReferralStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_referrals_service_pb2.UpdateReferralStatusResponse, _abc.Awaitable[_referrals_service_pb2.UpdateReferralStatusResponse]]:
+        """Moves a referral to another status of its lifecycle (FHIR Task status).
+        The requesting organization sets DRAFT, REQUESTED and ENTERED_IN_ERROR; the
+        receiving one ACCEPTED, REJECTED, IN_PROGRESS, ON_HOLD, FAILED and
+        COMPLETED; either may set CANCELLED; members never change a status.
+        Errors: INVALID_ARGUMENT (with field violations) for bad fields, a missing
+        `status_reason` (REJECTED, CANCELLED, ON_HOLD, FAILED) or `outcome`
+        (COMPLETED); NOT_FOUND when the referral does not exist or the caller may
+        not see it; PERMISSION_DENIED when the caller's side may not set the
+        status; ABORTED when `expected_version` is not the current version or a
+        concurrent change came first; FAILED_PRECONDITION when the current status
+        does not allow the new one (every terminal status allows nothing).
+        """
 
 def add_ReferralsServiceServicer_to_server(servicer: ReferralsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

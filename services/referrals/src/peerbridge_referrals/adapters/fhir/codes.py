@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...domain.values import Category, Priority, Status
+from ...domain.values import Category, Priority, Status, StatusReasonCategory
 
 MEMBER_SYSTEM = "urn:peerbridge:member"
 ORGANIZATION_SYSTEM = "urn:peerbridge:organization"
 REFERRAL_SYSTEM = "urn:peerbridge:referral"
 CATEGORY_SYSTEM = "urn:peerbridge:codesystem:referral-category"
 TASK_CODE_SYSTEM = "http://hl7.org/fhir/CodeSystem/task-code"
+STATUS_REASON_SYSTEM = "urn:peerbridge:codesystem:referral-status-reason"
+TASK_OUTPUT_SYSTEM = "urn:peerbridge:codesystem:referral-output"
 CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
@@ -83,5 +85,19 @@ CATEGORY_DISPLAY: dict[Category, str] = {
 
 
 def category_code(category: Category) -> str:
-    """The code in our code system: the category's name in kebab case."""
-    return category.value.replace("_", "-")
+    return kebab(category)
+
+
+STATUS_REASON_DISPLAY: dict[StatusReasonCategory, str] = {
+    StatusReasonCategory.MEMBER_DECLINED: "Member declined",
+    StatusReasonCategory.MEMBER_UNREACHABLE: "Member could not be reached",
+    StatusReasonCategory.NOT_ELIGIBLE: "Not eligible",
+    StatusReasonCategory.NO_CAPACITY: "No capacity",
+    StatusReasonCategory.SERVICE_NOT_OFFERED: "Service not offered",
+    StatusReasonCategory.OTHER: "Other",
+}
+
+
+def kebab(value: Category | StatusReasonCategory) -> str:
+    """The code in our code systems: the value's name in kebab case."""
+    return value.value.replace("_", "-")

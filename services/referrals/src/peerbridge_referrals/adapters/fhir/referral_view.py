@@ -3,6 +3,10 @@
 Pure code: the same referral state always gives the same JSON, ids included,
 so an EHR can recognise a repeated delivery.
 
+A status change is told by Task.status, Task.statusReason (the category as a
+code, the short non-clinical text as text) and, once completed, Task.output
+(the outcome), so the requesting side sees the loop closed.
+
 The free-text reason is deliberately absent: it is 42 CFR Part 2 protected
 and may reach a clinic only under the member's active consent. Consent
 gating (a Consent referenced from ServiceRequest.supportingInfo, and the
@@ -27,9 +31,13 @@ from .codes import (
     REFERRAL_SYSTEM,
     REQUEST_PRIORITY,
     SERVICE_REQUEST_STATUS,
+    STATUS_REASON_DISPLAY,
+    STATUS_REASON_SYSTEM,
     TASK_CODE_SYSTEM,
+    TASK_OUTPUT_SYSTEM,
     TASK_STATUS,
     category_code,
+    kebab,
 )
 
 FHIR_JSON = "application/fhir+json"
@@ -73,6 +81,15 @@ def referral_bundle_json(referral: Referral) -> bytes:
 
 
 def task(referral: Referral, task_id: str, request_id: str) -> dict[str, Any]:
+    resource = _task_base(referral, task_id, request_id)
+    if referral.status_reason is not None:
+        resource["statusReason"] = _status_reason(referral, referral.status_reason)
+    if referral.outcome is not None:
+        resource["output"] = [_outcome(referral.outcome)]
+    return resource
+
+
+def _task_base(referral: Referral, task_id: str, request_id: str) -> dict[str, Any]:
     return {
         "resourceType": "Task",
         "id": task_id,
@@ -115,6 +132,27 @@ def service_request(referral: Referral, request_id: str) -> dict[str, Any]:
         "authoredOn": fhir_instant(referral.create_time),
         "requester": _organization(referral.requester),
         "performer": [_organization(referral.recipient)],
+    }
+
+
+def _status_reason(referral: Referral, text: str) -> dict[str, Any]:
+    concept: dict[str, Any] = {"text": text}
+    category = referral.status_reason_category
+    if category is not None:
+        display = STATUS_REASON_DISPLAY[category]
+        concept["coding"] = [
+            {"system": STATUS_REASON_SYSTEM, "code": kebab(category), "display": display}
+        ]
+    return concept
+
+
+def _outcome(text: str) -> dict[str, Any]:
+    return {
+        "type": {
+            "coding": [{"system": TASK_OUTPUT_SYSTEM, "code": "outcome", "display": "Outcome"}],
+            "text": "Outcome",
+        },
+        "valueString": text,
     }
 
 
