@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +19,11 @@ from peerbridge_referrals.adapters.postgres_unit_of_work import PostgresUnitOfWo
 from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.adapters.reason_sealing import reseal_reasons, upgrade_database
 from peerbridge_referrals.adapters.schema import all_migrations, before_plain_reason_drop, migrate
+from peerbridge_referrals.domain.events import ReferralStatusChanged
+from peerbridge_referrals.domain.lifecycle import Actor, Side
 from peerbridge_referrals.domain.model import open_referral
 from peerbridge_referrals.domain.rules import validate_new_referral
+from peerbridge_referrals.domain.values import Status
 
 from ..conftest import synthetic_create_command
 
@@ -200,6 +204,31 @@ async def test_a_rotation_reseals_under_the_new_key_and_reports_lost_keys(
     assert bytes(sealed).startswith(b"\x01\x04lost")
     assert (await reseal_reasons(pool, rotated)).resealed == 0
     await upgrade_database(database_url, pool, rotated)
+
+
+async def test_a_rotation_reseals_status_reasons_and_outcomes_too(pool: asyncpg.Pool) -> None:
+    old, new = new_key_entry("old"), new_key_entry("new")
+    under_old = ReasonCipher(Keyring.from_setting(old))
+    referral_id = await _store(pool, under_old, "Reason (test).")
+    async with PostgresUnitOfWork(pool, under_old, _no_events) as uow:
+        referral = await uow.referrals.get(referral_id)
+        assert referral is not None
+        done = replace(
+            referral,
+            status=Status.COMPLETED,
+            outcome="Outcome (test).",
+            status_reason="Status reason (test).",
+            version=2,
+        )
+        actor = Actor("clinician-test-1", "clinic-northside-test", Side.PERFORMER)
+        await uow.referrals.update_status(ReferralStatusChanged(done, referral.status, actor))
+        await uow.commit()
+
+    report = await reseal_reasons(pool, ReasonCipher(Keyring.from_setting(f"{new},{old}")))
+
+    assert report.resealed == 3  # reason, status reason, outcome
+    async with PostgresUnitOfWork(pool, ReasonCipher(Keyring.from_setting(new)), _no_events) as uow:
+        assert await uow.referrals.get(referral_id) == done
 
 
 async def _store(pool: asyncpg.Pool, cipher: ReasonCipher, reason: str) -> uuid.UUID:

@@ -22,7 +22,8 @@ from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.adapters.schema import migrate, referrals_migrations
 from peerbridge_referrals.domain.access_rules import Visibility
 from peerbridge_referrals.domain.commands import CreateReferral, PartyInput
-from peerbridge_referrals.domain.events import DomainEvent
+from peerbridge_referrals.domain.events import DomainEvent, ReferralStatusChanged
+from peerbridge_referrals.domain.lifecycle import Actor, Side
 from peerbridge_referrals.domain.model import Referral, open_referral
 from peerbridge_referrals.domain.rules import validate_new_referral
 from peerbridge_referrals.domain.values import Status
@@ -30,6 +31,7 @@ from peerbridge_referrals.service_layer.repository import (
     Cursor,
     DuplicateRequestId,
     ReferralFilter,
+    StaleVersion,
 )
 from peerbridge_referrals.service_layer.unit_of_work import UnitOfWork
 
@@ -307,6 +309,51 @@ class StorageContract:
                 organization_ids=frozenset({"clinic-r"}),
             )
         ) == {about_a.referral_id, to_clinic_r.referral_id}
+
+    async def test_a_status_change_reads_back_with_its_texts(
+        self, uow_factory: UowFactory, make_command: CommandBuilder
+    ) -> None:
+        referral = a_referral(make_command)
+        await store(uow_factory, referral)
+        changed = _changed(referral, Status.COMPLETED, outcome="Seen twice (test).")
+
+        async with uow_factory() as uow:
+            await uow.referrals.update_status(changed)
+            await uow.commit()
+        async with uow_factory() as uow:
+            found = await uow.referrals.get(referral.referral_id)
+
+        assert found == changed.referral
+
+    async def test_a_status_change_from_a_stale_version_is_refused(
+        self, uow_factory: UowFactory, make_command: CommandBuilder
+    ) -> None:
+        referral = a_referral(make_command)
+        await store(uow_factory, referral)
+        first = _changed(referral, Status.ACCEPTED)
+        second = _changed(referral, Status.REJECTED, status_reason="Full (test).")
+        async with uow_factory() as uow:
+            await uow.referrals.update_status(first)
+            await uow.commit()
+
+        async with uow_factory() as uow:
+            with pytest.raises(StaleVersion):
+                await uow.referrals.update_status(second)
+        async with uow_factory() as uow:
+            assert await uow.referrals.get(referral.referral_id) == first.referral
+
+
+def _changed(referral: Referral, to: Status, **changes: Any) -> ReferralStatusChanged:
+    after = replace(
+        referral,
+        status=to,
+        version=referral.version + 1,
+        update_time=referral.update_time + timedelta(minutes=5),
+        **changes,
+    )
+    return ReferralStatusChanged(
+        after, referral.status, Actor("clinician-test-1", "c", Side.PERFORMER)
+    )
 
 
 class TestInMemoryStorage(StorageContract):
