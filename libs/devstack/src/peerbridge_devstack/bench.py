@@ -40,6 +40,10 @@ RELAY_EVENTS = int(os.environ.get("PEERBRIDGE_BENCH_RELAY_EVENTS", "20000"))
 LATENCY_SAMPLES = int(os.environ.get("PEERBRIDGE_BENCH_LATENCY_SAMPLES", "200"))
 TARGET_RELAY_RATIO = 0.5
 TARGET_LATENCY_RATIO = 5.0
+CREATE_REFERRALS = int(os.environ.get("PEERBRIDGE_BENCH_CREATE_REFERRALS", "800"))
+# The gateway (HTTP, JSON, token, idempotency record, its own gRPC call) should keep at
+# least this share of what the referrals service creates when called straight.
+TARGET_CREATION_RATIO = 0.4
 AUTH_REQUESTS = int(os.environ.get("PEERBRIDGE_BENCH_AUTH_REQUESTS", "2000"))
 # Verification (an EdDSA signature and the RFC 8725 checks) should not dominate a request.
 TARGET_AUTH_RATIO = 1.5
@@ -252,6 +256,17 @@ def gateway_to_ehr(running: RunningPlatform, bootstrap: str, samples: int) -> li
     return latencies
 
 
+def creation(running: RunningPlatform) -> dict[str, Any]:
+    from .bench_throughput import creation_throughput
+    from .demo import client_token
+    from .seed import ensure_seeded
+
+    seed = ensure_seeded(running.stack_settings(), say=lambda _: None)
+    with httpx.Client(base_url=running.gateway_url, timeout=15) as client:
+        token = client_token(client, seed, "partner-app")
+    return creation_throughput(running, seed, token, CREATE_REFERRALS)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -296,6 +311,13 @@ def main() -> int:
         try:
             progress(f"gateway POST to EHR consumer: {LATENCY_SAMPLES} referrals")
             end_to_end = gateway_to_ehr(running, bootstrap, LATENCY_SAMPLES)
+            progress(
+                f"referral creation: {CREATE_REFERRALS} through the gateway and "
+                f"{CREATE_REFERRALS} straight over gRPC"
+            )
+            results["creation"] = creation(running) | {
+                "target_ratio_at_least": TARGET_CREATION_RATIO
+            }
         finally:
             stop_platform(running)
     results["latency"] = {
@@ -315,6 +337,7 @@ def main() -> int:
         results["relay"]["ratio"] >= TARGET_RELAY_RATIO
         and results["latency"]["p50_ratio"] <= TARGET_LATENCY_RATIO
         and results["auth"]["p50_ratio"] <= TARGET_AUTH_RATIO
+        and results["creation"]["ratio"] >= TARGET_CREATION_RATIO
     )
     return 0 if met else 1
 
@@ -325,6 +348,7 @@ def ms(seconds: float) -> float:
 
 def report(results: dict[str, Any]) -> None:
     relay, latency, auth = results["relay"], results["latency"], results["auth"]
+    created = results["creation"]
     lines = [
         f"PeerBridge benchmarks, {results['when']} ({results['machine']})",
         f"outbox relay: {relay['relay_eps']} events/s vs raw producer {relay['raw_producer_eps']}"
@@ -339,6 +363,9 @@ def report(results: dict[str, Any]) -> None:
         f"{auth['authenticated']['p50_us']} us, without {auth['unauthenticated']['p50_us']} us "
         f"-> ratio {auth['p50_ratio']} (target <= {auth['target_p50_ratio_at_most']}); "
         f"verification alone p50 {auth['token_verify_alone']['p50_us']} us",
+        f"referral creation, {created['in_flight']} in flight: gateway "
+        f"{created['gateway_per_s']}/s vs straight gRPC {created['direct_grpc_per_s']}/s "
+        f"-> ratio {created['ratio']} (target >= {created['target_ratio_at_least']})",
     ]
     for line in lines:
         print(line)

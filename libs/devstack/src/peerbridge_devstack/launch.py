@@ -29,6 +29,7 @@ class RunningPlatform:
     kafka_bootstrap: str
     state_dir: Path
     identity_target: str
+    referrals_target: str = ""
     output: list[str] = field(default_factory=list)
 
     def stack_settings(self) -> StackSettings:
@@ -55,14 +56,14 @@ def start_platform(
     env_overrides: dict[str, str], state_dir: Path, timeout_s: float = 180
 ) -> RunningPlatform:
     http_port = free_port()
-    identity_port = free_port()
+    identity_port, referrals_port = free_port(), free_port()
     env = (
         dict(os.environ)
         | env_overrides
         | {
             "PEERBRIDGE_STATE_DIR": str(state_dir),
             "PEERBRIDGE_HTTP_PORT": str(http_port),
-            "PEERBRIDGE_REFERRALS_GRPC_PORT": str(free_port()),
+            "PEERBRIDGE_REFERRALS_GRPC_PORT": str(referrals_port),
             "PEERBRIDGE_IDENTITY_GRPC_PORT": str(identity_port),
             "PYTHONUNBUFFERED": "1",
         }
@@ -81,6 +82,7 @@ def start_platform(
         env.get("PEERBRIDGE_KAFKA_BOOTSTRAP", ""),
         state_dir,
         f"127.0.0.1:{identity_port}",
+        f"127.0.0.1:{referrals_port}",
     )
     ready = threading.Event()
 
