@@ -53,10 +53,11 @@ protos-check: install ## fail when protos/ does not lint or the stubs are stale
 	npx --no-install buf lint
 	$(BIN)/python -m peerbridge_devstack.protogen --check
 
-lint: install protos-check ## ruff, mypy, buf lint, stub freshness
+lint: install protos-check ## ruff, mypy, buf lint, stub freshness, the AsyncAPI document
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(PY_SOURCES)
+	node docs/integration/validate-asyncapi.mjs docs/integration/asyncapi.yaml
 
 format: install ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
