@@ -11,7 +11,7 @@ import asyncio
 import base64
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -20,7 +20,7 @@ from peerbridge_platform.errors import FieldViolation
 from peerbridge_platform.grpc import Caller
 
 from .errors import NotServing, ServiceError
-from .referrals import NewReferral, Referral, ReferralPage, ReferralQuery, Status
+from .referrals import NewReferral, Referral, ReferralPage, ReferralQuery, Status, StatusChange
 
 SERVICE = "referrals"
 
@@ -95,6 +95,31 @@ class InMemoryReferrals:
         more = start + query.limit < len(matching)
         cursor = self._encode(start + query.limit, filters) if more else None
         return ReferralPage(items=page, next_cursor=cursor)
+
+    async def update_status(self, change: StatusChange, *, caller: Caller) -> Referral:
+        """Applies any change (who may move which referral where is the real service's
+        business, tested there); keeps its version check and NOT_FOUND."""
+        self._maybe_fail()
+        for index, referral in enumerate(self.referrals):
+            if referral.referral_id != change.referral_id:
+                continue
+            expected = change.expected_version
+            if expected is not None and expected != referral.version:
+                raise ServiceError(
+                    SERVICE, grpc.StatusCode.ABORTED, "the referral changed since it was read"
+                )
+            updated = replace(
+                referral,
+                status=change.status,
+                status_reason=change.reason,
+                status_reason_category=change.reason_category,
+                outcome=change.outcome,
+                version=referral.version + 1,
+                updated_at=referral.updated_at + timedelta(seconds=1),
+            )
+            self.referrals[index] = updated
+            return updated
+        raise ServiceError(SERVICE, grpc.StatusCode.NOT_FOUND, "no such referral")
 
     async def check_serving(self) -> None:
         if not self.serving:

@@ -52,6 +52,15 @@ class Status(StrEnum):
     ENTERED_IN_ERROR = "entered-in-error"
 
 
+class StatusReasonCategory(StrEnum):
+    MEMBER_DECLINED = "member_declined"
+    MEMBER_UNREACHABLE = "member_unreachable"
+    NOT_ELIGIBLE = "not_eligible"
+    NO_CAPACITY = "no_capacity"
+    SERVICE_NOT_OFFERED = "service_not_offered"
+    OTHER = "other"
+
+
 class PartyKind(StrEnum):
     PEER_SUPPORT_PROGRAM = "peer_support_program"
     CLINIC = "clinic"
@@ -90,6 +99,21 @@ class Referral:
     created_at: datetime
     updated_at: datetime
     version: int
+    # Why the referral has its status (FHIR Task statusReason), and its outcome (Task.output).
+    status_reason: str | None = None
+    status_reason_category: StatusReasonCategory | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    referral_id: str
+    status: Status
+    reason: str | None = None
+    reason_category: StatusReasonCategory | None = None
+    outcome: str | None = None
+    # The version the caller read; None skips the check.
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,5 +145,9 @@ class ReferralsClient(Protocol):
     async def get_referral(self, referral_id: str, *, caller: Caller) -> Referral: ...
 
     async def list_referrals(self, query: ReferralQuery, *, caller: Caller) -> ReferralPage: ...
+
+    async def update_status(self, change: StatusChange, *, caller: Caller) -> Referral:
+        """Move the referral to `change.status`; the service decides who may, and from where."""
+        ...
 
     async def check_serving(self) -> None: ...

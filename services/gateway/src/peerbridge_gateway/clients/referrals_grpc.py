@@ -38,6 +38,8 @@ from .referrals import (
     ReferralPage,
     ReferralQuery,
     Status,
+    StatusChange,
+    StatusReasonCategory,
 )
 
 SERVICE = "referrals"
@@ -46,6 +48,7 @@ _PLAIN_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 # How the service names fields that the HTTP API names otherwise.
 _CREATE_FIELDS = {"request_id": "Idempotency-Key"}
 _LIST_FIELDS = {"page_token": "cursor", "page_size": "limit"}
+_STATUS_FIELDS = {"status_reason": "reason", "status_reason_category": "reason_category"}
 
 E = TypeVar("E", bound=StrEnum)
 Req = TypeVar("Req")
@@ -112,6 +115,23 @@ class GrpcReferralsClient:
             next_cursor=response.next_page_token or None,
         )
 
+    async def update_status(self, change: StatusChange, *, caller: Caller) -> Referral:
+        request = service.UpdateReferralStatusRequest(
+            referral_id=change.referral_id,
+            status=_codecs().status.to_proto(change.status),
+            status_reason=change.reason or "",
+            outcome=change.outcome or "",
+            expected_version=change.expected_version or 0,
+        )
+        if change.reason_category is not None:
+            request.status_reason_category = _codecs().reason_category.to_proto(
+                change.reason_category
+            )
+        response = await self._call(
+            self._stub.UpdateReferralStatus, request, caller, _STATUS_FIELDS
+        )
+        return referral_from_proto(response.referral)
+
     async def check_serving(self) -> None:
         await check_serving(self._health, self._health_name, self._timeout_s)
 
@@ -144,6 +164,13 @@ def referral_from_proto(message: resources.Referral) -> Referral:
         created_at=message.create_time.ToDatetime(tzinfo=UTC),
         updated_at=message.update_time.ToDatetime(tzinfo=UTC),
         version=message.version,
+        status_reason=message.status_reason or None,
+        status_reason_category=(
+            _codecs().reason_category.from_proto(message.status_reason_category)
+            if message.status_reason_category
+            else None
+        ),
+        outcome=message.outcome or None,
     )
 
 
@@ -204,6 +231,7 @@ class _Codecs:
     priority: EnumCodec[Priority]
     status: EnumCodec[Status]
     party_kind: EnumCodec[PartyKind]
+    reason_category: EnumCodec[StatusReasonCategory]
 
 
 @cache
@@ -215,4 +243,9 @@ def _codecs() -> _Codecs:
         priority=EnumCodec(Priority, resources.ReferralPriority, "REFERRAL_PRIORITY_"),
         status=EnumCodec(Status, resources.ReferralStatus, "REFERRAL_STATUS_"),
         party_kind=EnumCodec(PartyKind, resources.PartyKind, "PARTY_KIND_"),
+        reason_category=EnumCodec(
+            StatusReasonCategory,
+            resources.ReferralStatusReasonCategory,
+            "REFERRAL_STATUS_REASON_CATEGORY_",
+        ),
     )

@@ -11,7 +11,13 @@ from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
 
 from ..deps import CurrentCaller, Idempotent, Referrals, require_scopes
 from ..problems import problem_responses
-from ..schemas.referrals import ReferralIn, ReferralListQuery, ReferralOut, ReferralPageOut
+from ..schemas.referrals import (
+    ReferralIn,
+    ReferralListQuery,
+    ReferralOut,
+    ReferralPageOut,
+    StatusChangeIn,
+)
 
 ReferralId = Annotated[str, Path(min_length=1, max_length=128)]
 
@@ -60,6 +66,30 @@ def build_router() -> APIRouter:
         referral_id: ReferralId, referrals: Referrals, caller: CurrentCaller
     ) -> ReferralOut:
         return ReferralOut.from_port(await referrals.get_referral(referral_id, caller=caller))
+
+    @router.post(
+        "/{referral_id}/status",
+        name="change_referral_status",
+        summary="Move a referral to another status (FHIR Task lifecycle)",
+        response_model=ReferralOut,
+        dependencies=[require_scopes(REFERRALS_WRITE)],
+        responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 500, 503, 504),
+    )
+    async def change_referral_status(
+        referral_id: ReferralId,
+        body: StatusChangeIn,
+        referrals: Referrals,
+        caller: CurrentCaller,
+        idempotent: Idempotent,
+    ) -> Response:
+        """403 when the caller's side may not set this status, 409 when the referral's
+        status does not allow it or it changed since `expected_version`."""
+
+        async def change() -> Response:
+            referral = await referrals.update_status(body.to_port(referral_id), caller=caller)
+            return JSONResponse(ReferralOut.from_port(referral).model_dump(mode="json"))
+
+        return await idempotent.respond(body, change)
 
     @router.get(
         "",

@@ -17,6 +17,8 @@ from ..clients.referrals import (
     ReferralPage,
     ReferralQuery,
     Status,
+    StatusChange,
+    StatusReasonCategory,
 )
 
 DEFAULT_PAGE_SIZE = 20
@@ -101,6 +103,60 @@ class ReferralListQuery(_Input):
         )
 
 
+class StatusChangeIn(_Input):
+    """A move of the referral to another FHIR Task status. The requester sets draft,
+    requested and entered-in-error; the receiving party accepted, rejected,
+    in-progress, on-hold, failed and completed; either side may cancel."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "accepted", "expected_version": 1},
+                {
+                    "status": "rejected",
+                    "reason": "No openings this month.",
+                    "reason_category": "no_capacity",
+                    "expected_version": 1,
+                },
+            ]
+        }
+    )
+
+    status: Status
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Why (Task.statusReason): required for rejected, cancelled, on-hold and "
+        "failed; short and non-clinical.",
+    )
+    reason_category: StatusReasonCategory | None = Field(
+        default=None, description="The code of `reason`; needs `reason`."
+    )
+    outcome: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="What came of it (Task.output): required for completed, only there.",
+    )
+    expected_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The `version` you read: the change is refused (409) if the referral "
+        "changed since.",
+    )
+
+    def to_port(self, referral_id: str) -> StatusChange:
+        return StatusChange(
+            referral_id=referral_id,
+            status=self.status,
+            reason=self.reason,
+            reason_category=self.reason_category,
+            outcome=self.outcome,
+            expected_version=self.expected_version,
+        )
+
+
 class PartyOut(BaseModel):
     kind: PartyKind
     organization_id: str
@@ -132,6 +188,11 @@ class ReferralOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Starts at 1 and goes up by one on every change.")
+    status_reason: str | None = Field(
+        default=None, description="Why it has its status (Task.statusReason)."
+    )
+    status_reason_category: StatusReasonCategory | None = None
+    outcome: str | None = Field(default=None, description="What came of it (Task.output).")
 
     @classmethod
     def from_port(cls, referral: Referral) -> ReferralOut:
@@ -148,6 +209,9 @@ class ReferralOut(BaseModel):
             created_at=referral.created_at,
             updated_at=referral.updated_at,
             version=referral.version,
+            status_reason=referral.status_reason,
+            status_reason_category=referral.status_reason_category,
+            outcome=referral.outcome,
         )
 
 
