@@ -100,6 +100,16 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def task_status(item: Received) -> str | None:
+    if not isinstance(item.body, dict):
+        return None
+    for entry in item.body.get("entry", []):
+        if entry["resource"]["resourceType"] == "Task":
+            status: str | None = entry["resource"].get("status")
+            return status
+    return None
+
+
 def describe(item: Received) -> str:
     if item.topic == FHIR_TOPIC and isinstance(item.body, dict):
         resources = {
@@ -141,18 +151,19 @@ def main() -> int:
         seed = ensure_seeded(settings)
         ehr = EhrConsumer(bootstrap)
         with httpx.Client(base_url=gateway, timeout=10) as client:
-            created = send_referrals(client, seed)
+            tokens = {name: client_token(client, seed, name) for name in seed.clients}
+            print("partner clients signed in with private_key_jwt (ES384) and got 5-minute tokens")
+            created = send_referrals(client, seed, tokens)
+            round_trip(client, tokens, created["member-ava"])
             show_access(client, seed, created)
     except StackError as error:
         print(f"The demo stopped: {error}", file=sys.stderr)
         return 1
-    return show_what_the_ehr_received(ehr, created)
+    return show_what_the_ehr_received(ehr, created, completed=created["member-ava"])
 
 
-def send_referrals(client: httpx.Client, seed: Seed) -> dict[str, str]:
+def send_referrals(client: httpx.Client, seed: Seed, tokens: dict[str, str]) -> dict[str, str]:
     """Referral id by member key, each sent by the partner client named in the item."""
-    tokens = {name: client_token(client, seed, name) for name in seed.clients}
-    print("partner clients signed in with private_key_jwt (ES384) and got 5-minute tokens")
     created: dict[str, str] = {}
     for item in SYNTHETIC_REFERRALS:
         response = client.post(
@@ -169,6 +180,29 @@ def send_referrals(client: httpx.Client, seed: Seed) -> dict[str, str]:
             f"({item['category']}, {item['priority']}) -> status {referral['status']}"
         )
     return created
+
+
+def round_trip(client: httpx.Client, tokens: dict[str, str], referral_id: str) -> None:
+    """The clinic's EHR works the program's referral through to completion; the program
+    may not do the clinic's part."""
+    print(f"\nthe clinic's EHR works referral {referral_id}:")
+    path = f"/v1/referrals/{referral_id}/status"
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("ehr", {"status": "accepted", "expected_version": 1}),
+        ("partner-app", {"status": "completed", "outcome": "Says it went well."}),
+        ("ehr", {"status": "in-progress"}),
+        ("ehr", {"status": "completed", "outcome": "First visit done; follow-up booked."}),
+    ]
+    for client_name, change in steps:
+        answer = client.post(path, json=change, headers=bearer(tokens[client_name]))
+        if answer.is_success:
+            print(
+                f"  {client_name} sets {change['status']}: now version {answer.json()['version']}"
+            )
+        elif client_name == "partner-app" and answer.status_code == 403:
+            print(f"  {client_name} tries to set {change['status']}: 403 (the clinic's part)")
+        else:
+            raise StackError(f"POST {path} answered {answer.status_code}: {answer.text}")
 
 
 def show_access(client: httpx.Client, seed: Seed, created: dict[str, str]) -> None:
@@ -208,16 +242,20 @@ def show_access(client: httpx.Client, seed: Seed, created: dict[str, str]) -> No
     )
 
 
-def show_what_the_ehr_received(ehr: EhrConsumer, created: dict[str, str]) -> int:
+def show_what_the_ehr_received(ehr: EhrConsumer, created: dict[str, str], completed: str) -> int:
     print("\nwhat a clinic EHR receives from Kafka:")
     wanted = set(created.values())
 
     def all_arrived(items: list[Received]) -> bool:
-        return {(i.key, i.topic) for i in items if i.key in wanted} >= {
+        created_and_viewed = {(i.key, i.topic) for i in items if i.key in wanted} >= {
             (key, topic)
             for key in wanted
             for topic in ("peerbridge.referrals.events.v1", FHIR_TOPIC)
         }
+        return created_and_viewed and any(
+            i.key == completed and i.topic == FHIR_TOPIC and task_status(i) == "completed"
+            for i in items
+        )
 
     try:
         received = ehr.collect(all_arrived, timeout_s=30)
