@@ -133,3 +133,51 @@ def test_bad_input_is_refused_with_a_problem_and_writes_nothing(
     assert response.headers["content-type"].startswith("application/problem+json")
     listed = partner.get("/v1/referrals", params={"subject_member_id": member}).json()
     assert listed["items"] == []
+
+
+def test_the_clinic_works_the_referral_and_the_ehr_sees_each_status(
+    platform: RunningPlatform, partner: httpx.Client, seed: Seed
+) -> None:
+    from peerbridge_devstack.demo import client_token
+
+    ehr_token = client_token(partner, seed, "ehr")
+    clinic = {"Authorization": f"Bearer {ehr_token}"}
+    consumer = EhrConsumer(platform.kafka_bootstrap)
+    try:
+        created = partner.post("/v1/referrals", json=synthetic_referral(str(uuid.uuid4()), seed))
+        referral_id = created.json()["referral_id"]
+        path = f"/v1/referrals/{referral_id}/status"
+        not_ours = partner.post(path, json={"status": "accepted"})
+        accepted = partner.post(path, json={"status": "accepted"}, headers=clinic)
+        started = partner.post(path, json={"status": "in-progress"}, headers=clinic)
+        completed = partner.post(
+            path, json={"status": "completed", "outcome": "Seen; follow-up booked."}, headers=clinic
+        )
+
+        def completed_arrived(items: list[Received]) -> bool:
+            return "completed" in statuses(items, referral_id)
+
+        received = consumer.collect(completed_arrived, 60)
+    finally:
+        consumer.close()
+
+    assert not_ours.status_code == 403
+    assert [r.status_code for r in (accepted, started, completed)] == [200, 200, 200]
+    assert statuses(received, referral_id) == ["requested", "accepted", "in-progress", "completed"]
+    changes = [
+        i.body
+        for i in received
+        if i.key == referral_id and i.ce_type == "peerbridge.referrals.v1.ReferralStatusChanged"
+    ]
+    assert "Seen; follow-up booked." not in repr(changes)  # codes only on the events topic
+
+
+def statuses(items: list[Received], referral_id: str) -> list[str]:
+    """The Task statuses of the FHIR views of one referral, in the order they arrived."""
+    found = []
+    for item in items:
+        if item.key == referral_id and item.topic == FHIR_TOPIC and isinstance(item.body, dict):
+            for entry in item.body.get("entry", []):
+                if entry["resource"]["resourceType"] == "Task":
+                    found.append(entry["resource"]["status"])
+    return found

@@ -25,7 +25,11 @@ FHIR_TOPIC = "peerbridge.referrals.fhir.v1"
 
 # Decode by type name, not by topic or position: new event types can appear.
 EVENT_TYPES: dict[str, type[Message]] = {
-    referrals_events_pb2.ReferralCreated.DESCRIPTOR.full_name: referrals_events_pb2.ReferralCreated,
+    message.DESCRIPTOR.full_name: message
+    for message in (
+        referrals_events_pb2.ReferralCreated,
+        referrals_events_pb2.ReferralStatusChanged,
+    )
 }
 
 
