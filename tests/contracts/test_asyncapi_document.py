@@ -22,13 +22,15 @@ import yaml
 from fhir.resources.R4B.bundle import Bundle
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from peerbridge.audit.v1 import audit_events_pb2
 from peerbridge.identity.v1 import identity_events_pb2
 from peerbridge.referrals.v1 import referrals_events_pb2
+from peerbridge_identity.adapters import integration_events as identity_events
 from peerbridge_identity.adapters import kafka_topics as identity_topics
 from peerbridge_platform.envelope import FHIR_JSON, PROTOBUF, encode
+from peerbridge_platform.kafka import AUDIT_TOPIC
 from peerbridge_platform.settings import KafkaSettings
 from peerbridge_referrals.adapters import integration_events
 from peerbridge_referrals.adapters import kafka_topics as referrals_topics
@@ -129,8 +131,8 @@ def test_the_referral_topics_identity_events_and_audit_are_all_documented(
     wanted = {
         integration_events.FHIR_TOPIC,
         integration_events.EVENTS_TOPIC,
-        identity_topics.EVENTS_TOPIC,
-        identity_topics.AUDIT_TOPIC,
+        identity_events.EVENTS_TOPIC,
+        AUDIT_TOPIC,
     }
     assert wanted <= set(channels_by_address(document))
 
@@ -176,8 +178,8 @@ def documented_types_of(document: dict[str, Any], message: dict[str, Any]) -> se
     ("topic", "module"),
     [
         (integration_events.EVENTS_TOPIC, referrals_events_pb2),
-        (identity_topics.EVENTS_TOPIC, identity_events_pb2),
-        (identity_topics.AUDIT_TOPIC, audit_events_pb2),
+        (identity_events.EVENTS_TOPIC, identity_events_pb2),
+        (AUDIT_TOPIC, audit_events_pb2),
     ],
 )
 def test_every_event_type_in_the_protos_is_documented_on_its_topic(
