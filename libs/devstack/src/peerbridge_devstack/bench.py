@@ -44,6 +44,8 @@ CREATE_REFERRALS = int(os.environ.get("PEERBRIDGE_BENCH_CREATE_REFERRALS", "800"
 # The gateway (HTTP, JSON, token, idempotency record, its own gRPC call) should keep at
 # least this share of what the referrals service creates when called straight.
 TARGET_CREATION_RATIO = 0.4
+# A status change reaches the EHR through the same outbox path as a creation.
+TARGET_STATUS_P99_RATIO = 5.0
 AUTH_REQUESTS = int(os.environ.get("PEERBRIDGE_BENCH_AUTH_REQUESTS", "2000"))
 # Verification (an EdDSA signature and the RFC 8725 checks) should not dominate a request.
 TARGET_AUTH_RATIO = 1.5
@@ -256,6 +258,39 @@ def gateway_to_ehr(running: RunningPlatform, bootstrap: str, samples: int) -> li
     return latencies
 
 
+def status_to_ehr(running: RunningPlatform, bootstrap: str, samples: int) -> list[float]:
+    """The clinic's EHR client accepts a fresh referral; from its POST returning until the
+    EHR consumer sees the accepted Task (the created one is awaited first)."""
+    from .demo import SYNTHETIC_REFERRALS, client_token, referral_body
+    from .seed import ensure_seeded
+
+    seed = ensure_seeded(running.stack_settings(), say=lambda _: None)
+    consumer = _assigned_consumer(bootstrap, "peerbridge.referrals.fhir.v1")
+    latencies = []
+    try:
+        with httpx.Client(base_url=running.gateway_url, timeout=15) as client:
+            partner = {"Authorization": f"Bearer {client_token(client, seed, 'partner-app')}"}
+            clinic = {"Authorization": f"Bearer {client_token(client, seed, 'ehr')}"}
+            for i in range(samples):
+                body = referral_body(seed, SYNTHETIC_REFERRALS[i % 2])
+                body["subject_member_id"] = str(uuid.uuid4())
+                created = client.post("/v1/referrals", json=body, headers=partner)
+                created.raise_for_status()
+                referral_id = created.json()["referral_id"]
+                _wait_for(consumer, referral_id.encode())
+                accepted = client.post(
+                    f"/v1/referrals/{referral_id}/status",
+                    json={"status": "accepted", "expected_version": 1},
+                    headers=clinic,
+                )
+                returned = time.perf_counter()
+                accepted.raise_for_status()
+                latencies.append(_wait_for(consumer, referral_id.encode()) - returned)
+    finally:
+        consumer.close()
+    return latencies
+
+
 def creation(running: RunningPlatform) -> dict[str, Any]:
     from .bench_throughput import creation_throughput
     from .demo import client_token
@@ -318,6 +353,8 @@ def main() -> int:
             results["creation"] = creation(running) | {
                 "target_ratio_at_least": TARGET_CREATION_RATIO
             }
+            progress(f"status change to EHR consumer: {LATENCY_SAMPLES} referrals accepted")
+            status_latencies = status_to_ehr(running, bootstrap, LATENCY_SAMPLES)
         finally:
             stop_platform(running)
     results["latency"] = {
@@ -332,12 +369,23 @@ def main() -> int:
         "p99_ratio": round(percentile(end_to_end, 0.99) / percentile(raw, 0.99), 2),
         "target_p50_ratio_at_most": TARGET_LATENCY_RATIO,
     }
+    results["status_latency"] = {
+        "samples": len(status_latencies),
+        "status_to_ehr_ms": {
+            "p50": ms(percentile(status_latencies, 0.5)),
+            "p99": ms(percentile(status_latencies, 0.99)),
+        },
+        "p50_ratio": round(percentile(status_latencies, 0.5) / percentile(raw, 0.5), 2),
+        "p99_ratio": round(percentile(status_latencies, 0.99) / percentile(raw, 0.99), 2),
+        "target_p99_ratio_at_most": TARGET_STATUS_P99_RATIO,
+    }
     report(results)
     met = (
         results["relay"]["ratio"] >= TARGET_RELAY_RATIO
         and results["latency"]["p50_ratio"] <= TARGET_LATENCY_RATIO
         and results["auth"]["p50_ratio"] <= TARGET_AUTH_RATIO
         and results["creation"]["ratio"] >= TARGET_CREATION_RATIO
+        and results["status_latency"]["p99_ratio"] <= TARGET_STATUS_P99_RATIO
     )
     return 0 if met else 1
 
@@ -348,7 +396,7 @@ def ms(seconds: float) -> float:
 
 def report(results: dict[str, Any]) -> None:
     relay, latency, auth = results["relay"], results["latency"], results["auth"]
-    created = results["creation"]
+    created, status = results["creation"], results["status_latency"]
     lines = [
         f"PeerBridge benchmarks, {results['when']} ({results['machine']})",
         f"outbox relay: {relay['relay_eps']} events/s vs raw producer {relay['raw_producer_eps']}"
@@ -366,6 +414,10 @@ def report(results: dict[str, Any]) -> None:
         f"referral creation, {created['in_flight']} in flight: gateway "
         f"{created['gateway_per_s']}/s vs straight gRPC {created['direct_grpc_per_s']}/s "
         f"-> ratio {created['ratio']} (target >= {created['target_ratio_at_least']})",
+        f"status change (accepted) -> EHR FHIR event: p50 {status['status_to_ehr_ms']['p50']} ms,"
+        f" p99 {status['status_to_ehr_ms']['p99']} ms; ratios to the raw round trip: p50 "
+        f"{status['p50_ratio']}, p99 {status['p99_ratio']} (target <= "
+        f"{status['target_p99_ratio_at_most']})",
     ]
     for line in lines:
         print(line)
