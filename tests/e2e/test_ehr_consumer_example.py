@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
+from peerbridge_devstack.demo import referral_body
 from peerbridge_devstack.launch import RunningPlatform
 from peerbridge_devstack.seed import Seed
 
@@ -42,23 +43,16 @@ def example() -> ModuleType:
 @pytest.fixture(scope="module")
 def referral_id(platform: RunningPlatform, seed: Seed, partner_token: str) -> str:
     """A referral from the seeded program to the seeded clinic, made by the partner app."""
-    body: dict[str, Any] = {
-        "subject_member_id": seed.people["member-ava"].person_id,
-        "direction": "peer_support_to_clinic",
-        "category": "mental_health_counselling",
-        "priority": "asap",
-        "reason": "Synthetic: wants counselling alongside group.",
-        "requester": {
-            "kind": "peer_support_program",
-            "organization_id": seed.program_id,
-            "display_name": "E2E Peer Program",
+    body = referral_body(
+        seed,
+        {
+            "member": "member-ava",
+            "direction": "peer_support_to_clinic",
+            "category": "mental_health_counselling",
+            "priority": "asap",
+            "reason": "Synthetic: wants counselling alongside group.",
         },
-        "recipient": {
-            "kind": "clinic",
-            "organization_id": seed.clinic_id,
-            "display_name": "E2E Clinic",
-        },
-    }
+    )
     response = httpx.post(
         f"{platform.gateway_url}/v1/referrals",
         json=body,
