@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from peerbridge_devstack.demo import referral_body
+from peerbridge_devstack.demo import client_token, referral_body
 from peerbridge_devstack.launch import RunningPlatform
 from peerbridge_devstack.seed import Seed
 
@@ -40,8 +40,7 @@ def example() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="module")
-def referral_id(platform: RunningPlatform, seed: Seed, partner_token: str) -> str:
+def create_referral(platform: RunningPlatform, seed: Seed, partner_token: str) -> str:
     """A referral from the seeded program to the seeded clinic, made by the partner app."""
     body = referral_body(
         seed,
@@ -62,6 +61,11 @@ def referral_id(platform: RunningPlatform, seed: Seed, partner_token: str) -> st
     assert response.status_code == 201, response.text
     created: str = response.json()["referral_id"]
     return created
+
+
+@pytest.fixture(scope="module")
+def referral_id(platform: RunningPlatform, seed: Seed, partner_token: str) -> str:
+    return create_referral(platform, seed, partner_token)
 
 
 def fresh_group(name: str) -> str:
@@ -129,3 +133,31 @@ def test_another_organization_receives_nothing_of_it(
 
     assert result.handled == []
     assert result.skipped_other_organizations >= 1
+
+
+def test_the_clinics_answer_through_the_gateway_reaches_the_example(
+    example: ModuleType, platform: RunningPlatform, seed: Seed, partner_token: str
+) -> None:
+    """The round trip of the guide: the EHR accepts with its own client credentials, then
+    reads the accepted Task (version 2) after the requested one."""
+    referral = create_referral(platform, seed, partner_token)
+    with httpx.Client(base_url=platform.gateway_url, timeout=15) as gateway:
+        ehr_token = client_token(gateway, seed, "ehr")
+        answer = gateway.post(
+            f"/v1/referrals/{referral}/status",
+            json={"status": "accepted", "expected_version": 1},
+            headers={"Authorization": f"Bearer {ehr_token}", "Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert answer.status_code == 200, answer.text
+
+    result = example.consume(
+        platform.kafka_bootstrap,
+        seed.clinic_id,
+        group_id=fresh_group("answer"),
+        timeout_s=DEADLINE_S,
+        stop_when=lambda update: update.referral_id == referral and update.version == 2,
+        on_update=lambda update: None,
+    )
+
+    mine = [(u.version, u.status) for u in result.handled if u.referral_id == referral]
+    assert mine == [(1, "requested"), (2, "accepted")]
