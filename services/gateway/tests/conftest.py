@@ -116,3 +116,35 @@ def refused(response: httpx.Response, *, token_sent: bool = True) -> dict[str, A
     body: dict[str, Any] = response.json()
     assert body["type"].endswith("/unauthenticated")
     return body
+
+
+# A clinic's order to the test program, as its EHR sends it (see schemas/fhir_service_request.py).
+FHIR_JSON = {"Content-Type": "application/fhir+json"}
+ORDER: dict[str, Any] = {
+    "resourceType": "ServiceRequest",
+    "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.9999", "value": "ORDER-1001"}],
+    "status": "active",
+    "intent": "order",
+    "priority": "urgent",
+    "code": {
+        "coding": [
+            {"system": "urn:peerbridge:codesystem:referral-category", "code": "peer-support"}
+        ]
+    },
+    "subject": {"identifier": {"system": "urn:peerbridge:member", "value": "member-test-cleo"}},
+    "requester": {
+        "type": "Organization",
+        "identifier": {"system": "urn:peerbridge:organization", "value": "clinic-test-northside"},
+        "display": "Northside Health Clinic (test)",
+    },
+    "performer": [
+        {
+            "type": "Organization",
+            "identifier": {
+                "system": "urn:peerbridge:organization",
+                "value": "program-test-harbour",
+            },
+        }
+    ],
+    "reasonCode": [{"text": "Discharged from detox; wants a peer supporter."}],
+}

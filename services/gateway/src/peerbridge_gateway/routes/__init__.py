@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..deps import current_caller, require_json_body
-from . import referrals
+from . import fhir, referrals
 
 
 def build_v1_router() -> APIRouter:
@@ -15,4 +15,5 @@ def build_v1_router() -> APIRouter:
         prefix="/v1", dependencies=[Depends(current_caller), Depends(require_json_body)]
     )
     router.include_router(referrals.build_router())
+    router.include_router(fhir.build_router())
     return router

@@ -1,0 +1,102 @@
+"""`/v1/fhir`: referrals from clinic EHRs as FHIR R4 resources (see
+schemas/fhir_service_request.py for what a ServiceRequest must hold)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from peerbridge_platform.auth.scopes import REFERRALS_WRITE
+
+from ..deps import CurrentCaller, Idempotent, Referrals, require_scopes
+from ..problems import ProblemException, problem_responses
+from ..schemas.fhir_service_request import (
+    ServiceRequestError,
+    order_key,
+    parse_service_request,
+    to_new_referral,
+)
+from ..schemas.referrals import ReferralOut
+
+_EXAMPLE = {
+    "resourceType": "ServiceRequest",
+    "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.9999", "value": "ORDER-1001"}],
+    "status": "active",
+    "intent": "order",
+    "priority": "routine",
+    "code": {
+        "coding": [
+            {"system": "urn:peerbridge:codesystem:referral-category", "code": "peer-support"}
+        ]
+    },
+    "subject": {"identifier": {"system": "urn:peerbridge:member", "value": "member-demo-cleo"}},
+    "requester": {
+        "type": "Organization",
+        "identifier": {"system": "urn:peerbridge:organization", "value": "clinic-northside"},
+        "display": "Northside Health Clinic (demo)",
+    },
+    "performer": [
+        {
+            "type": "Organization",
+            "identifier": {"system": "urn:peerbridge:organization", "value": "program-harbour"},
+            "display": "Harbour Peer Recovery (demo)",
+        }
+    ],
+    "reasonCode": [{"text": "Discharged from detox; wants a peer supporter."}],
+}
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+    @router.post(
+        "/ServiceRequest",
+        name="receive_service_request",
+        summary="A clinic refers a patient to peer support (FHIR R4 ServiceRequest)",
+        status_code=201,
+        response_model=ReferralOut,
+        dependencies=[require_scopes(REFERRALS_WRITE)],
+        responses=problem_responses(400, 401, 403, 409, 413, 415, 422, 500, 503, 504),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/fhir+json": {
+                        "schema": {"type": "object"},
+                        "example": _EXAMPLE,
+                    }
+                },
+            }
+        },
+    )
+    async def receive_service_request(
+        request: Request, referrals: Referrals, caller: CurrentCaller, idempotent: Idempotent
+    ) -> Response:
+        """The referral is created clinic to peer support; resending the same order
+        (the same `identifier`) answers with the same referral."""
+        try:
+            resource = parse_service_request(await request.body())
+            new = to_new_referral(resource)
+        except ServiceRequestError as error:
+            raise ProblemException(
+                status=422,
+                title="Not a ServiceRequest the platform can take",
+                slug="validation-error",
+                detail=f"{len(error.errors)} input(s) are not valid; see `errors`.",
+                errors=error.errors,
+            ) from None
+
+        async def create() -> Response:
+            referral = await referrals.create_referral(
+                new, caller=caller, idempotency_key=idempotent.key or order_key(resource)
+            )
+            location = request.app.url_path_for("get_referral", referral_id=referral.referral_id)
+            return JSONResponse(
+                ReferralOut.from_port(referral).model_dump(mode="json"),
+                status_code=201,
+                headers={"Location": str(location)},
+            )
+
+        return await idempotent.respond(resource, create)
+
+    return router
