@@ -124,6 +124,7 @@ def create_app(
                     Probe("identity", identity.tokens.check_serving),
                 ),
                 probe_timeout_s=min(settings.grpc_timeout_s, _MAX_PROBE_TIMEOUT_S),
+                refusals=audit,
             )
             log.info(
                 "gateway started",

@@ -16,6 +16,7 @@ from .idempotency.http import IdempotentPost
 from .idempotency.keys import HEADER, KEY_RULE, is_valid_key
 from .problems import FieldError, ProblemException
 from .resources import GatewayResources
+from .routing import AUTHENTICATED_SCOPE_KEY, route_template
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -43,8 +44,6 @@ bearer_scheme = HTTPBearer(
     description="An access token from `POST /v1/auth/token`, valid for 5 minutes.",
     auto_error=False,
 )
-# Where a request's verified caller is kept, so that it is verified once.
-_AUTHENTICATED_SCOPE_KEY = "peerbridge.authenticated"
 
 
 async def authenticated(
@@ -53,7 +52,7 @@ async def authenticated(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Authenticated:
     """The verified caller of this request; 401 without a valid bearer token."""
-    known = request.scope.get(_AUTHENTICATED_SCOPE_KEY)
+    known = request.scope.get(AUTHENTICATED_SCOPE_KEY)
     if isinstance(known, Authenticated):
         return known
     client_address, route = _origin(request), route_of(request)
@@ -63,7 +62,7 @@ async def authenticated(
     token = credentials.credentials
     principal = await authenticator.authenticate(token, route=route, client_address=client_address)
     result = Authenticated(principal=principal, token=token)
-    request.scope[_AUTHENTICATED_SCOPE_KEY] = result
+    request.scope[AUTHENTICATED_SCOPE_KEY] = result
     return result
 
 
@@ -99,12 +98,7 @@ def _origin(request: Request) -> str | None:
 
 
 def route_of(request: Request) -> str:
-    """The route as declared ("GET /v1/referrals/{referral_id}"): never the ids in the path."""
-    # FastAPI 0.137+ keeps the prefixed path of an included router's route in the effective
-    # route context; `scope["route"].path` lacks the prefixes there.
-    context = request.scope.get("fastapi", {}).get("effective_route_context")
-    template = getattr(context, "path", None) or getattr(request.scope.get("route"), "path", None)
-    return f"{request.method} {template or '(no route)'}"
+    return route_template(request.scope)
 
 
 def require_scopes(*scopes: str) -> SecurityParam:

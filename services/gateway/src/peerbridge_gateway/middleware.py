@@ -20,11 +20,41 @@ from .problems import (
     ProblemException,
     ProblemRenderer,
 )
+from .refusal_audit import VALIDATE, Refusal
+from .routing import AUTHENTICATED_SCOPE_KEY, route_template
 
 # A client's request id is reused only when it is short and plain (it reaches every log line).
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 log = get_logger("peerbridge_gateway.access")
+
+
+# Refused as bad input (malformed, too large, wrong type, invalid): audited, since they
+# include attempts like mass assignment. 401/403 are audited where they are decided,
+# and the services audit what they refuse; the token endpoint's errors are identity's.
+_BAD_INPUT = frozenset({400, 413, 415, 422})
+_AUDITED_PREFIX = "/v1/"
+_NOT_AUDITED_PREFIX = "/v1/auth/"
+
+
+async def _audit_bad_input(scope: Scope, status: int) -> None:
+    if scope["path"].startswith(_NOT_AUDITED_PREFIX):
+        return
+    resources = getattr(scope["app"].state, "resources", None)
+    audit = getattr(resources, "refusals", None)
+    if audit is None:
+        return
+    authenticated = scope.get(AUTHENTICATED_SCOPE_KEY)
+    client = scope.get("client")
+    await audit.refused(
+        Refusal(
+            VALIDATE,
+            f"bad input ({status})",
+            route_template(scope),
+            client[0] if client else None,
+            getattr(authenticated, "principal", None),
+        )
+    )
 
 
 class RequestContextMiddleware:
@@ -66,6 +96,8 @@ class RequestContextMiddleware:
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                     trace_id=tracing.current_trace_id(),
                 )
+                if status in _BAD_INPUT and scope["path"].startswith(_AUDITED_PREFIX):
+                    await _audit_bad_input(scope, status)
 
 
 class BodySizeLimitMiddleware:

@@ -1,5 +1,5 @@
 """The audit trail of requests the gateway refuses itself: no token, a bad token, a
-missing scope. The services audit what reaches them; these never do.
+missing scope, bad input. The services audit what reaches them; these never do.
 
 Each refusal is one `audit_log` row and one `AuditRecorded` event on
 `peerbridge.audit.v1` (through the gateway's outbox), with the client's
@@ -29,6 +29,8 @@ log = get_logger(__name__)
 SERVICE = "gateway"
 AUTHENTICATE = "gateway.authenticate"
 AUTHORIZE = "gateway.authorize"
+# A request refused as bad input: malformed, too large, of the wrong type, or invalid.
+VALIDATE = "gateway.validate"
 RESOURCE_TYPE = "api_route"
 
 

@@ -11,6 +11,7 @@ from .clients.tokens import TokenClient
 from .idempotency.guard import IdempotencyGuard
 from .jwks_document import CachedJwks
 from .problems import ProblemRenderer
+from .refusal_audit import RefusalAudit
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,5 @@ class GatewayResources:
     renderer: ProblemRenderer
     probes: tuple[Probe, ...]
     probe_timeout_s: float
+    # The audit trail of requests the gateway refuses itself.
+    refusals: RefusalAudit

@@ -19,6 +19,7 @@ from peerbridge_gateway.problems import challenge
 from peerbridge_gateway.refusal_audit import (
     AUTHENTICATE,
     AUTHORIZE,
+    VALIDATE,
     AuditorRefusalAudit,
     MemoryRefusalAudit,
     Refusal,
@@ -30,6 +31,7 @@ from ..conftest import PROBLEM, REALM, b64, refused, unb64, with_algorithm
 from .conftest import Mint
 
 ReferralBody = Callable[..., dict[str, Any]]
+JSON = {"Content-Type": "application/json"}
 
 
 async def get_list(http: httpx.AsyncClient, token: str | None) -> httpx.Response:
@@ -291,3 +293,21 @@ async def test_a_flood_of_refusals_is_audited_one_by_one_then_as_a_count() -> No
         "token has expired",
     ]
     assert {record["resource_id"] for record in auditor.records} == {"GET /v1/referrals"}
+
+
+async def test_bad_input_is_audited_by_route_never_by_content(
+    client: httpx.AsyncClient, refusals: MemoryRefusalAudit, referral_body: ReferralBody
+) -> None:
+    escalation = referral_body() | {"status": "completed"}  # mass assignment
+    await client.post("/v1/referrals", json=escalation)
+    await client.post("/v1/referrals/abc-123/status", content=b"{", headers=JSON)
+    await client.post("/v1/referrals", content=b"x", headers={"Content-Type": "text/plain"})
+    await client.post("/v1/auth/token", data={"grant_type": "nonsense"})  # identity's to audit
+
+    assert [(r.action, r.route, r.reason) for r in refusals.refusals] == [
+        (VALIDATE, "POST /v1/referrals", "bad input (422)"),
+        (VALIDATE, "POST /v1/referrals/{referral_id}/status", "bad input (400)"),
+        (VALIDATE, "POST /v1/referrals", "bad input (415)"),
+    ]
+    assert all(r.principal is not None for r in refusals.refusals[:1])
+    assert "abc-123" not in repr(refusals.refusals)
