@@ -7,7 +7,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from peerbridge_platform.audit import Auditor, Outcome
 
-from ..service_layer.audit import RESOURCE_TYPE, Access, DeniedAccessLog
+from ..service_layer.audit import Access, DeniedAccessLog
 
 SERVICE = "referrals"
 
@@ -17,7 +17,7 @@ async def record_allowed(auditor: Auditor, connection: PoolConnectionProxy, acce
     await auditor.record(
         connection,
         action=access.action,
-        resource_type=RESOURCE_TYPE,
+        resource_type=access.resource_type,
         resource_id=access.referral_id,
         subject_id=access.subject_member_id,
         outcome=Outcome.ALLOWED,
@@ -35,7 +35,7 @@ class AuditorDeniedAccessLog(DeniedAccessLog):
     async def record_denied(self, access: Access) -> None:
         await self._auditor.record_denied(
             action=access.action,
-            resource_type=RESOURCE_TYPE,
+            resource_type=access.resource_type,
             resource_id=access.referral_id,
             subject_id=access.subject_member_id,
             purpose=access.purpose,

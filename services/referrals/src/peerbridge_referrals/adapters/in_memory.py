@@ -13,11 +13,15 @@ import asyncio
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from ..domain.consent import Consent
+from ..domain.consent_access import ConsentVisibility
 from ..domain.events import DomainEvent, ReferralStatusChanged
 from ..domain.model import Referral
 from ..service_layer.audit import Access, DeniedAccessLog
 from ..service_layer.repository import (
+    ConsentRepository,
     Cursor,
+    DuplicateConsentRequest,
     DuplicateRequestId,
     ReferralFilter,
     ReferralRepository,
@@ -32,6 +36,7 @@ class InMemoryStore:
     """What has been committed; shared by every unit of work made over it."""
 
     referrals: dict[UUID, Referral] = field(default_factory=dict)
+    consents: dict[UUID, Consent] = field(default_factory=dict)
     # The status history, as the changes committed.
     status_changes: list[ReferralStatusChanged] = field(default_factory=list)
     published: list[DomainEvent] = field(default_factory=list)
@@ -115,17 +120,79 @@ def _matches(referral: Referral, where: ReferralFilter, after: Cursor | None) ->
     return after is None or listing_order_key(referral) < (after.create_time, after.referral_id)
 
 
+class InMemoryConsentRepository(ConsentRepository):
+    """Consents written in this transaction stay in `written` until commit. Concurrent
+    duplicates are not modelled here: the PostgreSQL contract tests cover them."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.written: dict[UUID, Consent] = {}
+
+    def _visible(self) -> dict[UUID, Consent]:
+        return self._store.consents | self.written
+
+    async def add(self, consent: Consent) -> None:
+        if consent.request_id is not None and (
+            await self.get_by_request_id(consent.recorded_by, consent.request_id)
+        ):
+            raise DuplicateConsentRequest(consent.request_id)
+        self.written[consent.consent_id] = consent
+
+    async def get(self, consent_id: UUID) -> Consent | None:
+        return self._visible().get(consent_id)
+
+    async def get_by_request_id(self, recorded_by: str, request_id: str) -> Consent | None:
+        return next(
+            (
+                c
+                for c in self._visible().values()
+                if c.recorded_by == recorded_by and c.request_id == request_id
+            ),
+            None,
+        )
+
+    async def list_for_member(
+        self,
+        member_id: str,
+        visible_to: ConsentVisibility,
+        *,
+        after: Cursor | None,
+        limit: int,
+    ) -> list[Consent]:
+        found = [
+            c
+            for c in self._visible().values()
+            if c.subject_member_id == member_id
+            and visible_to.admits(c)
+            and (
+                after is None
+                or (c.create_time, c.consent_id) < (after.create_time, after.referral_id)
+            )
+        ]
+        found.sort(key=lambda c: (c.create_time, c.consent_id), reverse=True)
+        return found[:limit]
+
+    async def revoke(self, revoked: Consent) -> None:
+        current = self._visible().get(revoked.consent_id)
+        if current is None or current.version != revoked.version - 1:
+            raise StaleVersion(revoked.consent_id, revoked.version - 1)
+        self.written[revoked.consent_id] = revoked
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     referrals: InMemoryReferralRepository
+    consents: InMemoryConsentRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
         self.referrals = InMemoryReferralRepository(store)
+        self.consents = InMemoryConsentRepository(store)
         self._pending_events: list[DomainEvent] = []
         self._pending_accesses: list[Access] = []
 
     async def _begin(self) -> None:
         self.referrals = InMemoryReferralRepository(self.store)
+        self.consents = InMemoryConsentRepository(self.store)
         self._forget_pending()
 
     async def _end(self) -> None:
@@ -135,6 +202,7 @@ class InMemoryUnitOfWork(UnitOfWork):
     def _forget_pending(self) -> None:
         self.referrals.added = {}
         self.referrals.status_changes = []
+        self.consents.written = {}
         self._pending_events = []
         self._pending_accesses = []
 
@@ -147,6 +215,7 @@ class InMemoryUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         self.store.referrals.update(self.referrals.added)
         self.store.status_changes.extend(self.referrals.status_changes)
+        self.store.consents.update(self.consents.written)
         self.referrals.settle_claims(committed=True)
         self.store.published.extend(self._pending_events)
         self.store.audited.extend(self._pending_accesses)

@@ -14,19 +14,30 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from peerbridge.referrals.v1 import referrals_events_pb2
+from google.protobuf.message import Message
+
+from peerbridge.referrals.v1 import referrals_consent_pb2, referrals_events_pb2
 from peerbridge_platform.envelope import FHIR_JSON, Envelope, envelope_for_proto
 from peerbridge_platform.kafka import REFERRALS_FHIR_TOPIC, events_topic
 from peerbridge_platform.tracing import current_traceparent
 
-from ..domain.events import DomainEvent, ReferralCreated, ReferralStatusChanged
+from ..domain.consent import Consent
+from ..domain.events import (
+    ConsentGiven,
+    ConsentRevoked,
+    DomainEvent,
+    ReferralCreated,
+    ReferralStatusChanged,
+)
 from ..domain.model import Referral
 from .fhir.referral_view import referral_bundle_json
 from .protobuf_values import (
     category_to_proto,
     direction_to_proto,
     priority_to_proto,
+    proto_number,
     reason_category_to_proto,
     status_to_proto,
     to_proto_party,
@@ -58,6 +69,26 @@ def messages_for(event: DomainEvent) -> list[OutboxMessage]:
         return [
             OutboxMessage(EVENTS_TOPIC, status_changed_envelope(event)),
             OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral)),
+        ]
+    if isinstance(event, ConsentGiven):
+        return [
+            OutboxMessage(
+                EVENTS_TOPIC,
+                consent_envelope(
+                    consent_given_message(event.consent), event.consent, event.consent.create_time
+                ),
+            )
+        ]
+    if isinstance(event, ConsentRevoked):
+        consent = event.consent
+        assert consent.revoke_time is not None  # a revoked consent has its time
+        message = referrals_consent_pb2.ConsentRevoked(
+            consent_id=str(consent.consent_id),
+            subject_member_id=consent.subject_member_id,
+            revoke_time=to_timestamp(consent.revoke_time),
+        )
+        return [
+            OutboxMessage(EVENTS_TOPIC, consent_envelope(message, consent, consent.revoke_time))
         ]
     raise TypeError(f"no integration events defined for {type(event).__name__}")
 
@@ -133,3 +164,27 @@ def fhir_view_envelope(referral: Referral) -> Envelope:
 
 def _recipient(referral: Referral) -> dict[str, str]:
     return {RECIPIENT_EXTENSION: referral.recipient.organization_id}
+
+
+def consent_given_message(consent: Consent) -> referrals_consent_pb2.ConsentGiven:
+    """Codes and ids only: neither the instructions, the expiry event nor the witness."""
+    terms = consent.terms
+    message = referrals_consent_pb2.ConsentGiven(
+        consent_id=str(consent.consent_id),
+        subject_member_id=terms.subject_member_id,
+        disclosing_organization_id=terms.disclosing_organization_id,
+        recipient_organization_ids=sorted(terms.recipient_organization_ids),
+        recipient_classes=sorted(proto_number(c) for c in terms.recipient_classes),
+        categories=sorted(proto_number(c) for c in terms.categories),
+        purposes=sorted(proto_number(p) for p in terms.purposes),
+        valid_from=to_timestamp(terms.valid_from),
+        create_time=to_timestamp(consent.create_time),
+    )
+    if terms.expires_at is not None:
+        message.expires_at.CopyFrom(to_timestamp(terms.expires_at))
+    return message
+
+
+def consent_envelope(message: Message, consent: Consent, time: datetime) -> Envelope:
+    # Keyed by the consent id: a consent's given and revoked stay in order.
+    return envelope_for_proto(message, source=SOURCE, subject=str(consent.consent_id), time=time)

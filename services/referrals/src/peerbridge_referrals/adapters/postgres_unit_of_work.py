@@ -14,6 +14,7 @@ from ..domain.events import DomainEvent
 from ..service_layer.audit import Access
 from ..service_layer.unit_of_work import UnitOfWork
 from .audit_trail import SERVICE, record_allowed
+from .postgres_consents import PostgresConsentRepository
 from .postgres_repository import PostgresReferralRepository
 from .reason_cipher import ReasonCipher
 
@@ -24,6 +25,7 @@ EventWriter = Callable[[PoolConnectionProxy, DomainEvent], Awaitable[None]]
 
 class PostgresUnitOfWork(UnitOfWork):
     referrals: PostgresReferralRepository
+    consents: PostgresConsentRepository
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class PostgresUnitOfWork(UnitOfWork):
             raise
         self._connection, self._transaction = connection, transaction
         self.referrals = PostgresReferralRepository(connection, self._cipher)
+        self.consents = PostgresConsentRepository(connection)
 
     async def _end(self) -> None:
         connection, transaction = self._connection, self._transaction

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from peerbridge.referrals.v1 import referrals_consent_pb2 as consent_pb2
 from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
 
+from ..domain.consent import (
+    CaptureMethod,
+    ConsentPurpose,
+    ConsentStatus,
+    InformationCategory,
+    RecipientClass,
+)
 from ..domain.model import Referral
 from ..domain.values import (
     Category,
@@ -36,11 +45,26 @@ PROTO_ENUMS: dict[type[StrEnum], tuple[EnumDescriptor, str]] = {
         resources_pb2.ReferralStatusReasonCategory.DESCRIPTOR,
         "REFERRAL_STATUS_REASON_CATEGORY_",
     ),
+    InformationCategory: (
+        consent_pb2.ConsentInformationCategory.DESCRIPTOR,
+        "CONSENT_INFORMATION_CATEGORY_",
+    ),
+    ConsentPurpose: (consent_pb2.ConsentPurpose.DESCRIPTOR, "CONSENT_PURPOSE_"),
+    RecipientClass: (consent_pb2.ConsentRecipientClass.DESCRIPTOR, "CONSENT_RECIPIENT_CLASS_"),
+    CaptureMethod: (consent_pb2.ConsentCaptureMethod.DESCRIPTOR, "CONSENT_CAPTURE_METHOD_"),
+    ConsentStatus: (consent_pb2.ConsentStatus.DESCRIPTOR, "CONSENT_STATUS_"),
 }
 
 
 def proto_name(value: StrEnum) -> str:
     return PROTO_ENUMS[type(value)][1] + value.name
+
+
+def proto_number(value: StrEnum) -> Any:
+    """The protobuf number of a domain value, for any enum of `PROTO_ENUMS` (typed Any: it
+    fits whichever enum field the value belongs in)."""
+    descriptor, _ = PROTO_ENUMS[type(value)]
+    return descriptor.values_by_name[proto_name(value)].number
 
 
 def direction_to_proto(value: Direction) -> resources_pb2.ReferralDirection.ValueType:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .consent import Consent
     from .lifecycle import Actor
     from .model import Referral
     from .values import Status
@@ -29,3 +30,17 @@ class ReferralStatusChanged(DomainEvent):
     referral: Referral
     previous_status: Status
     changed_by: Actor
+
+
+@dataclass(frozen=True)
+class ConsentGiven(DomainEvent):
+    """A member's consent was recorded; carries it as stored."""
+
+    consent: Consent
+
+
+@dataclass(frozen=True)
+class ConsentRevoked(DomainEvent):
+    """A consent was revoked; carries it after the revocation."""
+
+    consent: Consent

@@ -12,6 +12,7 @@ from peerbridge.referrals.v1 import referrals_service_pb2 as service_pb2
 from peerbridge.referrals.v1 import referrals_service_pb2_grpc as service_grpc
 from peerbridge_platform.grpc import ServiceRegistration
 
+from ..adapters.consent_protobuf import to_proto_consent
 from ..adapters.protobuf_values import to_proto_referral
 from ..service_layer.application import ReferralsApplication
 from . import grpc_translation as translate
@@ -47,6 +48,30 @@ class ReferralsServicer(service_grpc.ReferralsServiceServicer):
         command = translate.update_status_command(request)
         referral = await self._application.update_referral_status(command)
         return service_pb2.UpdateReferralStatusResponse(referral=to_proto_referral(referral))
+
+    async def RecordConsent(
+        self, request: service_pb2.RecordConsentRequest, context: Any
+    ) -> service_pb2.RecordConsentResponse:
+        consent = await self._application.record_consent(translate.record_consent_command(request))
+        return service_pb2.RecordConsentResponse(consent=to_proto_consent(consent))
+
+    async def RevokeConsent(
+        self, request: service_pb2.RevokeConsentRequest, context: Any
+    ) -> service_pb2.RevokeConsentResponse:
+        consent = await self._application.revoke_consent(translate.revoke_consent_command(request))
+        return service_pb2.RevokeConsentResponse(consent=to_proto_consent(consent))
+
+    async def GetConsent(
+        self, request: service_pb2.GetConsentRequest, context: Any
+    ) -> service_pb2.GetConsentResponse:
+        consent = await self._application.get_consent(translate.get_consent_query(request))
+        return service_pb2.GetConsentResponse(consent=to_proto_consent(consent))
+
+    async def ListConsents(
+        self, request: service_pb2.ListConsentsRequest, context: Any
+    ) -> service_pb2.ListConsentsResponse:
+        page = await self._application.list_consents(translate.list_consents_query(request))
+        return translate.list_consents_response(page)
 
 
 def referrals_registration(application: ReferralsApplication) -> ServiceRegistration:

@@ -5,10 +5,24 @@ from __future__ import annotations
 from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
 from peerbridge.referrals.v1 import referrals_service_pb2 as service_pb2
 
+from ..adapters.consent_protobuf import terms_from_proto, to_proto_consent
 from ..adapters.protobuf_values import to_proto_referral, value_name_from_proto
-from ..domain.commands import CreateReferral, PartyInput, UpdateReferralStatus
+from ..domain.commands import (
+    CreateReferral,
+    PartyInput,
+    RecordConsent,
+    RevokeConsent,
+    UpdateReferralStatus,
+)
 from ..domain.values import Category, Direction, PartyKind, Priority, Status, StatusReasonCategory
-from ..service_layer.queries import GetReferral, ListReferrals, ReferralPage
+from ..service_layer.queries import (
+    ConsentPage,
+    GetConsent,
+    GetReferral,
+    ListConsents,
+    ListReferrals,
+    ReferralPage,
+)
 
 
 def create_command(request: service_pb2.CreateReferralRequest) -> CreateReferral:
@@ -67,4 +81,34 @@ def update_status_command(request: service_pb2.UpdateReferralStatusRequest) -> U
         ),
         outcome=request.outcome,
         expected_version=request.expected_version,
+    )
+
+
+def record_consent_command(request: service_pb2.RecordConsentRequest) -> RecordConsent:
+    return RecordConsent(
+        request_id=request.request_id,
+        terms=terms_from_proto(request.terms) if request.HasField("terms") else None,
+    )
+
+
+def revoke_consent_command(request: service_pb2.RevokeConsentRequest) -> RevokeConsent:
+    return RevokeConsent(consent_id=request.consent_id, reason=request.reason)
+
+
+def get_consent_query(request: service_pb2.GetConsentRequest) -> GetConsent:
+    return GetConsent(consent_id=request.consent_id)
+
+
+def list_consents_query(request: service_pb2.ListConsentsRequest) -> ListConsents:
+    return ListConsents(
+        subject_member_id=request.subject_member_id,
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def list_consents_response(page: ConsentPage) -> service_pb2.ListConsentsResponse:
+    return service_pb2.ListConsentsResponse(
+        consents=[to_proto_consent(c) for c in page.consents],
+        next_page_token=page.next_page_token,
     )

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from peerbridge_platform.auth.context import require_principal
 
-from ..domain.commands import CreateReferral, UpdateReferralStatus
+from ..domain.commands import CreateReferral, RecordConsent, RevokeConsent, UpdateReferralStatus
+from ..domain.consent import Consent
 from ..domain.model import Referral
-from . import handlers
+from . import consent_handlers, handlers
 from .audit import DeniedAccessLog
 from .pagination import PageLimits
-from .queries import GetReferral, ListReferrals, ReferralPage
+from .queries import ConsentPage, GetConsent, GetReferral, ListConsents, ListReferrals, ReferralPage
 from .unit_of_work import UnitOfWork
 
 
@@ -61,4 +62,37 @@ class ReferralsApplication:
             caller=require_principal(),
             denials=self.denials,
             clock=self.clock,
+        )
+
+    async def record_consent(self, command: RecordConsent) -> Consent:
+        return await consent_handlers.record_consent(
+            command,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            clock=self.clock,
+            new_id=self.new_id,
+        )
+
+    async def revoke_consent(self, command: RevokeConsent) -> Consent:
+        return await consent_handlers.revoke_consent(
+            command,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            clock=self.clock,
+        )
+
+    async def get_consent(self, query: GetConsent) -> Consent:
+        return await consent_handlers.get_consent(
+            query, self.uow_factory(), caller=require_principal(), denials=self.denials
+        )
+
+    async def list_consents(self, query: ListConsents) -> ConsentPage:
+        return await consent_handlers.list_consents(
+            query,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            limits=self.page_limits,
         )

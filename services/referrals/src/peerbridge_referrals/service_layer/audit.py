@@ -18,11 +18,16 @@ CREATE = "referral.create"
 READ = "referral.read"
 LIST = "referral.list"
 UPDATE_STATUS = "referral.update_status"
+CONSENT = "consent"
+CONSENT_RECORD = "consent.record"
+CONSENT_REVOKE = "consent.revoke"
+CONSENT_READ = "consent.read"
 
 
 @dataclass(frozen=True)
 class Access:
-    """One audited access: `subject_member_id` is the member the referral is about."""
+    """One audited access: `subject_member_id` is the member the record is about;
+    `referral_id` the id of the record, a referral or (with `resource_type`) a consent."""
 
     action: str
     referral_id: str | None
@@ -30,6 +35,7 @@ class Access:
     purpose: PurposeOfUse
     # Short and non-clinical: why it was refused, or what kind of access this was.
     reason: str | None = None
+    resource_type: str = RESOURCE_TYPE
 
 
 class DeniedAccessLog(abc.ABC):

@@ -56,7 +56,7 @@ async def create_referral(
     """
     purpose = purpose_of_use(caller)
     claimed_member = command.subject_member_id if is_opaque_id(command.subject_member_id) else None
-    await _require_scope(
+    await require_scope(
         caller, REFERRALS_WRITE, denials, Access(CREATE, None, claimed_member, purpose)
     )
     details = validate_new_referral(command)
@@ -121,9 +121,9 @@ async def get_referral(
 ) -> Referral:
     """The referral, if the caller may see it; NOT_FOUND alike whether it is missing or
     someone else's, since its existence is itself sensitive."""
-    referral_id = _parse_referral_id(query.referral_id)
+    referral_id = parse_uuid(query.referral_id)
     purpose = purpose_of_use(caller)
-    await _require_scope(
+    await require_scope(
         caller, REFERRALS_READ, denials, Access(READ, str(referral_id), None, purpose)
     )
     async with uow:
@@ -162,7 +162,7 @@ async def update_referral_status(
     """
     purpose = purpose_of_use(caller)
     claimed_id = command.referral_id if _is_uuid(command.referral_id) else None
-    await _require_scope(
+    await require_scope(
         caller, REFERRALS_WRITE, denials, Access(UPDATE_STATUS, claimed_id, None, purpose)
     )
     change = validate_status_change(command)
@@ -211,13 +211,14 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _parse_referral_id(value: str) -> UUID:
+def parse_uuid(value: str, field: str = "referral_id") -> UUID:
+    """`value` as a UUID, or InvalidArgument naming `field`."""
     description = "is required" if not value else "must be a UUID"
     try:
         return UUID(value)
     except ValueError:
         raise InvalidArgument(
-            "referral_id is not valid", [FieldViolation("referral_id", description)]
+            f"{field} is not valid", [FieldViolation(field, description)]
         ) from None
 
 
@@ -233,7 +234,7 @@ async def list_referrals(
     empty on the last one. Asking for another member's referrals returns an empty page."""
     where = _parse_filter(query)
     purpose = purpose_of_use(caller)
-    await _require_scope(
+    await require_scope(
         caller, REFERRALS_READ, denials, Access(LIST, None, where.subject_member_id, purpose)
     )
     visible = visibility_for(caller)
@@ -280,7 +281,7 @@ def _parse_filter(query: ListReferrals) -> ReferralFilter:
     return ReferralFilter(subject_member_id=query.subject_member_id, status=status)
 
 
-async def _require_scope(
+async def require_scope(
     caller: Principal, scope: str, denials: DeniedAccessLog, attempt: Access
 ) -> None:
     if scope not in caller.scopes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..domain.consent import Consent
 from ..domain.model import Referral
 
 
@@ -24,4 +25,22 @@ class ListReferrals:
 @dataclass(frozen=True)
 class ReferralPage:
     referrals: list[Referral]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class GetConsent:
+    consent_id: str
+
+
+@dataclass(frozen=True)
+class ListConsents:
+    subject_member_id: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class ConsentPage:
+    consents: list[Consent]
     next_page_token: str

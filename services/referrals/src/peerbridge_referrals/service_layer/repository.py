@@ -8,6 +8,8 @@ from datetime import datetime
 from uuid import UUID
 
 from ..domain.access_rules import Visibility
+from ..domain.consent import Consent
+from ..domain.consent_access import ConsentVisibility
 from ..domain.events import ReferralStatusChanged
 from ..domain.model import Referral
 from ..domain.values import Status
@@ -46,7 +48,8 @@ class ReferralFilter:
 
 @dataclass(frozen=True)
 class Cursor:
-    """A position in the newest-first order: the last referral of the previous page."""
+    """A position in the newest-first order: the last referral (or consent, whose id is then
+    in `referral_id`) of the previous page."""
 
     create_time: datetime
     referral_id: UUID
@@ -78,3 +81,37 @@ class ReferralRepository(abc.ABC):
     async def update_status(self, changed: ReferralStatusChanged) -> None:
         """Store the referral's new status, and its history row, if it is still at the version
         the change was made from (one less than the new one); otherwise raise StaleVersion."""
+
+
+class DuplicateConsentRequest(Exception):
+    """The caller already recorded a consent with this request id (possibly a moment ago)."""
+
+
+class ConsentRepository(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, consent: Consent) -> None:
+        """Store a new consent; raise DuplicateConsentRequest if its recorder already used
+        its request id."""
+
+    @abc.abstractmethod
+    async def get(self, consent_id: UUID) -> Consent | None: ...
+
+    @abc.abstractmethod
+    async def get_by_request_id(self, recorded_by: str, request_id: str) -> Consent | None: ...
+
+    @abc.abstractmethod
+    async def list_for_member(
+        self,
+        member_id: str,
+        visible_to: ConsentVisibility,
+        *,
+        after: Cursor | None,
+        limit: int,
+    ) -> list[Consent]:
+        """Up to `limit` of the member's consents the caller may see, newest first (by
+        create time, then consent id), strictly after `after`."""
+
+    @abc.abstractmethod
+    async def revoke(self, revoked: Consent) -> None:
+        """Store the revocation if the consent is still active; otherwise raise
+        StaleVersion (a concurrent revocation committed first)."""

@@ -8,7 +8,7 @@ from typing import Self
 
 from ..domain.events import DomainEvent
 from .audit import Access
-from .repository import ReferralRepository
+from .repository import ConsentRepository, ReferralRepository
 
 
 class UnitOfWork(abc.ABC):
@@ -18,6 +18,7 @@ class UnitOfWork(abc.ABC):
     """
 
     referrals: ReferralRepository
+    consents: ConsentRepository
 
     async def __aenter__(self) -> Self:
         await self._begin()

@@ -59,6 +59,26 @@ class ReferralsServiceStub:
                 request_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusRequest.SerializeToString,
                 response_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusResponse.FromString,
                 _registered_method=True)
+        self.RecordConsent = channel.unary_unary(
+                '/peerbridge.referrals.v1.ReferralsService/RecordConsent',
+                request_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RecordConsentRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RecordConsentResponse.FromString,
+                _registered_method=True)
+        self.RevokeConsent = channel.unary_unary(
+                '/peerbridge.referrals.v1.ReferralsService/RevokeConsent',
+                request_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RevokeConsentRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RevokeConsentResponse.FromString,
+                _registered_method=True)
+        self.GetConsent = channel.unary_unary(
+                '/peerbridge.referrals.v1.ReferralsService/GetConsent',
+                request_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.GetConsentRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.GetConsentResponse.FromString,
+                _registered_method=True)
+        self.ListConsents = channel.unary_unary(
+                '/peerbridge.referrals.v1.ReferralsService/ListConsents',
+                request_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsResponse.FromString,
+                _registered_method=True)
 
 
 class ReferralsServiceServicer:
@@ -109,6 +129,42 @@ class ReferralsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordConsent(self, request, context):
+        """Records a member's consent to disclose (42 CFR 2.31), ACTIVE. Allowed to
+        the member themselves and to coordinators and peer supporters of the
+        disclosing program. Idempotent per caller and `request_id`. Errors:
+        INVALID_ARGUMENT with a field violation per missing or bad element (the
+        expiry must follow `valid_from` and not be past); PERMISSION_DENIED for
+        anyone else; ABORTED when the `request_id` was used for other terms.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeConsent(self, request, context):
+        """Revokes a consent at once; revoking a revoked consent returns it unchanged.
+        NOT_FOUND when it does not exist or the caller may not see it;
+        PERMISSION_DENIED when the caller sees it but may not revoke it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsent(self, request, context):
+        """Returns one consent; NOT_FOUND when it does not exist or the caller may not
+        see it (a recipient organization sees only consents that name it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsents(self, request, context):
+        """Lists one member's consents the caller may see, newest first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReferralsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -131,6 +187,26 @@ def add_ReferralsServiceServicer_to_server(servicer, server):
                     servicer.UpdateReferralStatus,
                     request_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusRequest.FromString,
                     response_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusResponse.SerializeToString,
+            ),
+            'RecordConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordConsent,
+                    request_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RecordConsentRequest.FromString,
+                    response_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RecordConsentResponse.SerializeToString,
+            ),
+            'RevokeConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeConsent,
+                    request_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RevokeConsentRequest.FromString,
+                    response_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RevokeConsentResponse.SerializeToString,
+            ),
+            'GetConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsent,
+                    request_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.GetConsentRequest.FromString,
+                    response_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.GetConsentResponse.SerializeToString,
+            ),
+            'ListConsents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsents,
+                    request_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsRequest.FromString,
+                    response_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -246,6 +322,114 @@ class ReferralsService:
             '/peerbridge.referrals.v1.ReferralsService/UpdateReferralStatus',
             peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusRequest.SerializeToString,
             peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.UpdateReferralStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.referrals.v1.ReferralsService/RecordConsent',
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RecordConsentRequest.SerializeToString,
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RecordConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.referrals.v1.ReferralsService/RevokeConsent',
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RevokeConsentRequest.SerializeToString,
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.RevokeConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.referrals.v1.ReferralsService/GetConsent',
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.GetConsentRequest.SerializeToString,
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.GetConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.referrals.v1.ReferralsService/ListConsents',
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsRequest.SerializeToString,
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,6 +60,25 @@ class ReferralsServiceStub:
     concurrent change came first; FAILED_PRECONDITION when the current status
     does not allow the new one (every terminal status allows nothing).
     """
+    RecordConsent: _grpc.UnaryUnaryMultiCallable[_referrals_service_pb2.RecordConsentRequest, _referrals_service_pb2.RecordConsentResponse]
+    """Records a member's consent to disclose (42 CFR 2.31), ACTIVE. Allowed to
+    the member themselves and to coordinators and peer supporters of the
+    disclosing program. Idempotent per caller and `request_id`. Errors:
+    INVALID_ARGUMENT with a field violation per missing or bad element (the
+    expiry must follow `valid_from` and not be past); PERMISSION_DENIED for
+    anyone else; ABORTED when the `request_id` was used for other terms.
+    """
+    RevokeConsent: _grpc.UnaryUnaryMultiCallable[_referrals_service_pb2.RevokeConsentRequest, _referrals_service_pb2.RevokeConsentResponse]
+    """Revokes a consent at once; revoking a revoked consent returns it unchanged.
+    NOT_FOUND when it does not exist or the caller may not see it;
+    PERMISSION_DENIED when the caller sees it but may not revoke it.
+    """
+    GetConsent: _grpc.UnaryUnaryMultiCallable[_referrals_service_pb2.GetConsentRequest, _referrals_service_pb2.GetConsentResponse]
+    """Returns one consent; NOT_FOUND when it does not exist or the caller may not
+    see it (a recipient organization sees only consents that name it).
+    """
+    ListConsents: _grpc.UnaryUnaryMultiCallable[_referrals_service_pb2.ListConsentsRequest, _referrals_service_pb2.ListConsentsResponse]
+    """Lists one member's consents the caller may see, newest first, one page at a time."""
 
 @_typing.type_check_only
 class ReferralsServiceAsyncStub(ReferralsServiceStub):
@@ -93,6 +112,25 @@ class ReferralsServiceAsyncStub(ReferralsServiceStub):
     concurrent change came first; FAILED_PRECONDITION when the current status
     does not allow the new one (every terminal status allows nothing).
     """
+    RecordConsent: _aio.UnaryUnaryMultiCallable[_referrals_service_pb2.RecordConsentRequest, _referrals_service_pb2.RecordConsentResponse]  # type: ignore[assignment]
+    """Records a member's consent to disclose (42 CFR 2.31), ACTIVE. Allowed to
+    the member themselves and to coordinators and peer supporters of the
+    disclosing program. Idempotent per caller and `request_id`. Errors:
+    INVALID_ARGUMENT with a field violation per missing or bad element (the
+    expiry must follow `valid_from` and not be past); PERMISSION_DENIED for
+    anyone else; ABORTED when the `request_id` was used for other terms.
+    """
+    RevokeConsent: _aio.UnaryUnaryMultiCallable[_referrals_service_pb2.RevokeConsentRequest, _referrals_service_pb2.RevokeConsentResponse]  # type: ignore[assignment]
+    """Revokes a consent at once; revoking a revoked consent returns it unchanged.
+    NOT_FOUND when it does not exist or the caller may not see it;
+    PERMISSION_DENIED when the caller sees it but may not revoke it.
+    """
+    GetConsent: _aio.UnaryUnaryMultiCallable[_referrals_service_pb2.GetConsentRequest, _referrals_service_pb2.GetConsentResponse]  # type: ignore[assignment]
+    """Returns one consent; NOT_FOUND when it does not exist or the caller may not
+    see it (a recipient organization sees only consents that name it).
+    """
+    ListConsents: _aio.UnaryUnaryMultiCallable[_referrals_service_pb2.ListConsentsRequest, _referrals_service_pb2.ListConsentsResponse]  # type: ignore[assignment]
+    """Lists one member's consents the caller may see, newest first, one page at a time."""
 
 class ReferralsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Creates and reads referrals between peer support programs and clinics.
@@ -147,5 +185,48 @@ class ReferralsServiceServicer(metaclass=_abc_1.ABCMeta):
         concurrent change came first; FAILED_PRECONDITION when the current status
         does not allow the new one (every terminal status allows nothing).
         """
+
+    @_abc_1.abstractmethod
+    def RecordConsent(
+        self,
+        request: _referrals_service_pb2.RecordConsentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_referrals_service_pb2.RecordConsentResponse, _abc.Awaitable[_referrals_service_pb2.RecordConsentResponse]]:
+        """Records a member's consent to disclose (42 CFR 2.31), ACTIVE. Allowed to
+        the member themselves and to coordinators and peer supporters of the
+        disclosing program. Idempotent per caller and `request_id`. Errors:
+        INVALID_ARGUMENT with a field violation per missing or bad element (the
+        expiry must follow `valid_from` and not be past); PERMISSION_DENIED for
+        anyone else; ABORTED when the `request_id` was used for other terms.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeConsent(
+        self,
+        request: _referrals_service_pb2.RevokeConsentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_referrals_service_pb2.RevokeConsentResponse, _abc.Awaitable[_referrals_service_pb2.RevokeConsentResponse]]:
+        """Revokes a consent at once; revoking a revoked consent returns it unchanged.
+        NOT_FOUND when it does not exist or the caller may not see it;
+        PERMISSION_DENIED when the caller sees it but may not revoke it.
+        """
+
+    @_abc_1.abstractmethod
+    def GetConsent(
+        self,
+        request: _referrals_service_pb2.GetConsentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_referrals_service_pb2.GetConsentResponse, _abc.Awaitable[_referrals_service_pb2.GetConsentResponse]]:
+        """Returns one consent; NOT_FOUND when it does not exist or the caller may not
+        see it (a recipient organization sees only consents that name it).
+        """
+
+    @_abc_1.abstractmethod
+    def ListConsents(
+        self,
+        request: _referrals_service_pb2.ListConsentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_referrals_service_pb2.ListConsentsResponse, _abc.Awaitable[_referrals_service_pb2.ListConsentsResponse]]:
+        """Lists one member's consents the caller may see, newest first, one page at a time."""
 
 def add_ReferralsServiceServicer_to_server(servicer: ReferralsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
