@@ -9,6 +9,8 @@ as anyone else.
 from __future__ import annotations
 
 import contextlib
+import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +19,7 @@ from typing import Any, cast
 import asyncpg
 import grpc
 import pytest
+from confluent_kafka import Consumer, Message
 
 from peerbridge.referrals.v1 import referrals_service_pb2_grpc as service_grpc
 from peerbridge_platform.auth import (
@@ -196,3 +199,35 @@ async def running(
         yield process
     finally:
         await process.stop()
+
+
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    key: str,
+    done: Callable[[list[Message]], bool],
+    patience_s: float = 60.0,
+) -> list[Message]:
+    """The records of `topic` keyed by `key`, from the start, until `done(records)` or the
+    deadline (blocking: call it in a thread)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test.referrals.{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    found: list[Message] = []
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + patience_s
+        while time.monotonic() < deadline and not done(found):
+            message = consumer.poll(0.25)
+            if message is None or message.error() is not None:
+                continue
+            if (message.key() or b"").decode() == key:
+                found.append(message)
+    finally:
+        consumer.close()
+    return found

@@ -4,14 +4,12 @@ as our services read them from real Kafka."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import pytest
-from confluent_kafka import Consumer
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from peerbridge.referrals.v1 import referrals_consent_pb2 as consent_pb2
@@ -25,7 +23,7 @@ from peerbridge_referrals.entrypoints.grpc_server import SERVICE_NAME
 
 from ..conftest import CLINIC, PROGRAM, synthetic_principal
 from ..consent_builders import MEMBER, REVOCATION_INSTRUCTIONS
-from .conftest import RunningService, token_for
+from .conftest import RunningService, read_topic, token_for
 from .test_access import audit_rows
 from .test_grpc_referrals import refused
 
@@ -235,28 +233,10 @@ async def test_listing_pages_through_a_members_consents(service: RunningService)
 
 def consent_events(bootstrap: str, consent_id: str, count: int) -> list[Any]:
     """The events keyed by `consent_id` on the events topic, up to `count` of them."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"test.referrals.{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+    records = read_topic(
+        bootstrap, EVENTS_TOPIC, consent_id, lambda found: len(found) >= count, PATIENCE_S
     )
-    found: list[Any] = []
-    try:
-        consumer.subscribe([EVENTS_TOPIC])
-        deadline = time.monotonic() + PATIENCE_S
-        while time.monotonic() < deadline and len(found) < count:
-            message = consumer.poll(0.25)
-            if message is None or message.error() is not None:
-                continue
-            if (message.key() or b"").decode() != consent_id:
-                continue
-            found.append(decode(message.headers(), message.key(), message.value()))
-    finally:
-        consumer.close()
-    return found
+    return [decode(r.headers(), r.key(), r.value()) for r in records]
 
 
 async def test_consent_given_and_revoked_reach_kafka_with_codes_only(

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from typing import Any
 
 import grpc
 import pytest
-from confluent_kafka import Consumer
 from fhir.resources.R4B.bundle import Bundle
 
 from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
@@ -25,7 +23,7 @@ from peerbridge_referrals.entrypoints.app import ReferralsProcess
 from peerbridge_referrals.entrypoints.grpc_server import SERVICE_NAME
 
 from ..conftest import CLINIC, PROGRAM, synthetic_principal
-from .conftest import RunningService, token_for
+from .conftest import RunningService, read_topic, token_for
 from .test_access import audit_rows
 from .test_grpc_referrals import create, refused, synthetic_request
 
@@ -281,30 +279,17 @@ async def test_of_concurrent_changes_exactly_one_wins(
 
 def fhir_views_of(bootstrap: str, key: str, version: str) -> list[Any]:
     """Every FHIR view of the referral `key` up to the one at `version` (or the deadline)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"test.referrals.{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    views: list[Any] = []
-    try:
-        consumer.subscribe([FHIR_TOPIC])
-        deadline = time.monotonic() + PATIENCE_S
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.25)
-            if message is None or message.error() is not None:
-                continue
-            if (message.key() or b"").decode() != key:
-                continue
-            views.append(Bundle.model_validate_json(message.value() or b""))
-            if views[-1].entry[0].resource.meta.versionId == version:
-                break
-    finally:
-        consumer.close()
-    return views
+
+    def at_version(found: list[Any]) -> bool:
+        return bool(found) and _version(found[-1]) == version
+
+    records = read_topic(bootstrap, FHIR_TOPIC, key, at_version, PATIENCE_S)
+    return [Bundle.model_validate_json(r.value() or b"") for r in records]
+
+
+def _version(record: Any) -> str:
+    bundle = Bundle.model_validate_json(record.value() or b"")
+    return str(bundle.entry[0].resource.meta.versionId)
 
 
 async def test_an_ehr_reads_each_change_in_order_as_valid_fhir(
