@@ -25,8 +25,12 @@ from google.protobuf.message import Message
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from peerbridge.audit.v1 import audit_events_pb2
-from peerbridge.identity.v1 import identity_events_pb2
-from peerbridge.referrals.v1 import referrals_events_pb2
+from peerbridge.identity.v1 import identity_events_pb2, identity_service_pb2
+from peerbridge.referrals.v1 import (
+    referrals_consent_pb2,
+    referrals_events_pb2,
+    referrals_service_pb2,
+)
 from peerbridge_identity.adapters import integration_events as identity_events
 from peerbridge_identity.adapters import kafka_topics as identity_topics
 from peerbridge_platform.envelope import FHIR_JSON, PROTOBUF, encode
@@ -104,10 +108,16 @@ def documented_types(document: dict[str, Any], address: str) -> set[str]:
     return types
 
 
-def event_names(module: Any) -> set[str]:
-    """The file's top-level messages that no other message holds as a field: its events."""
-    messages = module.DESCRIPTOR.message_types_by_name.values()
-    parts = {f.message_type.full_name for m in messages for f in m.fields if f.message_type}
+def event_names(*modules: Any) -> set[str]:
+    """The files' top-level messages that no message of the package holds as a field (RPC
+    requests and responses included): its events."""
+    package = {
+        m
+        for module in (*modules, referrals_service_pb2, identity_service_pb2)
+        for m in module.DESCRIPTOR.message_types_by_name.values()
+    }
+    parts = {f.message_type.full_name for m in package for f in m.fields if f.message_type}
+    messages = [m for module in modules for m in module.DESCRIPTOR.message_types_by_name.values()]
     return {m.full_name for m in messages} - parts
 
 
@@ -175,17 +185,17 @@ def documented_types_of(document: dict[str, Any], message: dict[str, Any]) -> se
 
 
 @pytest.mark.parametrize(
-    ("topic", "module"),
+    ("topic", "modules"),
     [
-        (integration_events.EVENTS_TOPIC, referrals_events_pb2),
-        (identity_events.EVENTS_TOPIC, identity_events_pb2),
-        (AUDIT_TOPIC, audit_events_pb2),
+        (integration_events.EVENTS_TOPIC, (referrals_events_pb2, referrals_consent_pb2)),
+        (identity_events.EVENTS_TOPIC, (identity_events_pb2,)),
+        (AUDIT_TOPIC, (audit_events_pb2,)),
     ],
 )
 def test_every_event_type_in_the_protos_is_documented_on_its_topic(
-    document: dict[str, Any], topic: str, module: Any
+    document: dict[str, Any], topic: str, modules: tuple[Any, ...]
 ) -> None:
-    assert documented_types(document, topic) == event_names(module)
+    assert documented_types(document, topic) == event_names(*modules)
 
 
 def test_the_fhir_headers_are_the_ones_the_code_sets(document: dict[str, Any]) -> None:
