@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -51,6 +52,26 @@ def synthetic_referral(member: str | None = None, **changes: Any) -> dict[str, A
 def referral_body() -> ReferralBody:
     """`referral_body(member=None, **changes)`: a valid create body for a synthetic member."""
     return synthetic_referral
+
+
+def synthetic_consent(member: str | None = None, **changes: Any) -> dict[str, Any]:
+    """A complete 2.31 consent of a synthetic member: the test program may disclose referral
+    details to the referrals' clinic, for treatment, for a year."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    body: dict[str, Any] = {
+        "subject_member_id": member or f"member-{uuid.uuid4().hex[:10]}",
+        "disclosing_organization_id": TEST_PROGRAM,
+        "categories": ["referral_details"],
+        "recipient_organization_ids": ["clinic-test-northside"],
+        "purposes": ["treat"],
+        "revocation_instructions": "Tell your peer supporter; it stops future disclosures.",
+        "valid_from": (now - timedelta(days=1)).isoformat(),
+        "expires_at": (now + timedelta(days=365)).isoformat(),
+        "capture_method": "signed_electronically",
+        "signed_at": (now - timedelta(hours=1)).isoformat(),
+    }
+    body.update(changes)
+    return body
 
 
 @pytest.fixture(scope="session")

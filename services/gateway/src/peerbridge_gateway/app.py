@@ -13,12 +13,16 @@ from fastapi import FastAPI
 
 from peerbridge_platform.audit import AUDIT_MIGRATIONS, Auditor
 from peerbridge_platform.auth import BearerVerifier, TokenVerifier, identity_jwks_source
+from peerbridge_platform.grpc import create_channel
 from peerbridge_platform.kafka import AUDIT_TOPIC, TopicSpec, ensure_topics, wait_for_kafka
 from peerbridge_platform.logging import get_logger
 from peerbridge_platform.migrations import apply_migrations
 from peerbridge_platform.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 
 from .authentication import Authenticator, RateLimitedLog
+from .clients.consents import ConsentsClient
+from .clients.consents_grpc import GrpcConsentsClient
+from .clients.grpc_calls import CHANNEL_OPTIONS
 from .clients.referrals import ReferralsClient
 from .clients.referrals_grpc import GrpcReferralsClient
 from .clients.tokens import TokenClient
@@ -68,14 +72,15 @@ def create_app(
     settings: GatewaySettings,
     *,
     referrals: ReferralsClient | None = None,
+    consents: ConsentsClient | None = None,
     idempotency_store: IdempotencyStore | None = None,
     tokens: TokenClient | None = None,
     token_verifier: BearerVerifier | None = None,
     refusal_audit: RefusalAudit | None = None,
 ) -> FastAPI:
-    """The gateway app. Its lifespan connects what is not given: the referrals and identity
-    services over gRPC (identity's JWKS verifies access tokens) and the gateway's database
-    (applying its migrations)."""
+    """The gateway app. Its lifespan connects what is not given: the referrals service (its
+    referral and consent RPCs) and identity over gRPC (identity's JWKS verifies access
+    tokens), and the gateway's database (applying its migrations)."""
     renderer = ProblemRenderer(settings.problem_type_base)
 
     @contextlib.asynccontextmanager
@@ -91,11 +96,10 @@ def create_app(
                     Auditor(REFUSAL_SERVICE, pool=database.pool),
                     settings.auth_failure_audit_per_minute,
                 )
-            client = (
-                referrals
-                if referrals is not None
-                else await stack.enter_async_context(_grpc_referrals(settings))
+            service = await stack.enter_async_context(
+                _referrals_service(settings, referrals, consents)
             )
+            client = service.referrals
             identity = await stack.enter_async_context(_identity(settings, tokens, token_verifier))
             purge = asyncio.create_task(
                 purge_periodically(store, settings.idempotency_purge_interval_s)
@@ -103,6 +107,7 @@ def create_app(
             stack.push_async_callback(_cancel, purge)
             app.state.resources = GatewayResources(
                 referrals=client,
+                consents=service.consents,
                 tokens=identity.tokens,
                 authenticator=Authenticator(
                     identity.verifier, RateLimitedLog(settings.auth_failure_log_per_minute), audit
@@ -192,15 +197,31 @@ async def _postgres(settings: GatewaySettings) -> AsyncIterator[_Database]:
         await pool.close()
 
 
+@dataclass(frozen=True)
+class _ReferralsService:
+    referrals: ReferralsClient
+    consents: ConsentsClient
+
+
 @contextlib.asynccontextmanager
-async def _grpc_referrals(settings: GatewaySettings) -> AsyncIterator[ReferralsClient]:
-    client = GrpcReferralsClient.connect(
-        settings.referrals_target, timeout_s=settings.grpc_timeout_s
+async def _referrals_service(
+    settings: GatewaySettings, referrals: ReferralsClient | None, consents: ConsentsClient | None
+) -> AsyncIterator[_ReferralsService]:
+    """The referrals service's clients over one channel (unless given)."""
+    if referrals is not None and consents is not None:
+        yield _ReferralsService(referrals, consents)
+        return
+    timeout_s = settings.grpc_timeout_s
+    channel = create_channel(
+        settings.referrals_target, default_timeout_s=timeout_s, options=CHANNEL_OPTIONS
     )
     try:
-        yield client
+        yield _ReferralsService(
+            referrals or GrpcReferralsClient(channel, timeout_s=timeout_s),
+            consents or GrpcConsentsClient(channel, timeout_s=timeout_s),
+        )
     finally:
-        await client.close()
+        await channel.close()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .authentication import Authenticator
+from .clients.consents import ConsentsClient
 from .clients.referrals import ReferralsClient
 from .clients.tokens import TokenClient
 from .idempotency.guard import IdempotencyGuard
@@ -25,6 +26,8 @@ class Probe:
 @dataclass(frozen=True)
 class GatewayResources:
     referrals: ReferralsClient
+    # The referrals service's consent RPCs.
+    consents: ConsentsClient
     tokens: TokenClient
     authenticator: Authenticator
     jwks: CachedJwks

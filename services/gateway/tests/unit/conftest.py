@@ -13,6 +13,7 @@ import pytest
 
 from peerbridge_gateway.app import create_app
 from peerbridge_gateway.clients.in_memory import InMemoryReferrals
+from peerbridge_gateway.clients.in_memory_consents import InMemoryConsents
 from peerbridge_gateway.config import GatewaySettings
 from peerbridge_gateway.idempotency.memory_store import InMemoryIdempotencyStore
 from peerbridge_gateway.refusal_audit import MemoryRefusalAudit
@@ -58,6 +59,11 @@ def referrals() -> InMemoryReferrals:
 
 
 @pytest.fixture
+def consents() -> InMemoryConsents:
+    return InMemoryConsents()
+
+
+@pytest.fixture
 def store() -> InMemoryIdempotencyStore:
     return InMemoryIdempotencyStore()
 
@@ -81,6 +87,7 @@ def refusals() -> MemoryRefusalAudit:
 async def anonymous(
     settings: GatewaySettings,
     referrals: InMemoryReferrals,
+    consents: InMemoryConsents,
     store: InMemoryIdempotencyStore,
     tokens: InMemoryTokens,
     key_set: KeySet,
@@ -93,6 +100,7 @@ async def anonymous(
     app = create_app(
         settings,
         referrals=referrals,
+        consents=consents,
         idempotency_store=store,
         tokens=tokens,
         token_verifier=verifier,

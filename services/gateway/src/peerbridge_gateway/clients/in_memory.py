@@ -84,7 +84,7 @@ class InMemoryReferrals:
     async def list_referrals(self, query: ReferralQuery, *, caller: Caller) -> ReferralPage:
         self._maybe_fail()
         filters = [query.subject_member_id, query.status]
-        start = self._decode(query.cursor, filters)
+        start = decode_cursor(query.cursor, filters)
         matching = [
             r
             for r in reversed(self.referrals)
@@ -93,7 +93,7 @@ class InMemoryReferrals:
         ]
         page = matching[start : start + query.limit]
         more = start + query.limit < len(matching)
-        cursor = self._encode(start + query.limit, filters) if more else None
+        cursor = encode_cursor(start + query.limit, filters) if more else None
         return ReferralPage(items=page, next_cursor=cursor)
 
     async def update_status(self, change: StatusChange, *, caller: Caller) -> Referral:
@@ -129,23 +129,25 @@ class InMemoryReferrals:
         if self.failures:
             raise self.failures.pop(0)
 
-    @staticmethod
-    def _encode(offset: int, filters: list[str | None]) -> str:
-        raw = json.dumps({"o": offset, "f": filters}).encode()
-        return base64.urlsafe_b64encode(raw).decode()
 
-    @staticmethod
-    def _decode(cursor: str | None, filters: list[str | None]) -> int:
-        if cursor is None:
-            return 0
-        try:
-            body = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            offset, given = int(body["o"]), body["f"]
-        except (ValueError, KeyError, TypeError) as error:
-            raise _bad_cursor("is not a cursor from this service") from error
-        if given != filters:
-            raise _bad_cursor("was issued for other filters")
-        return offset
+def encode_cursor(offset: int, filters: list[str | None]) -> str:
+    raw = json.dumps({"o": offset, "f": filters}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(cursor: str | None, filters: list[str | None]) -> int:
+    """The offset `cursor` stands for; INVALID_ARGUMENT when it is not one of ours or was
+    issued for other filters."""
+    if cursor is None:
+        return 0
+    try:
+        body = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        offset, given = int(body["o"]), body["f"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise _bad_cursor("is not a cursor from this service") from error
+    if given != filters:
+        raise _bad_cursor("was issued for other filters")
+    return offset
 
 
 def _bad_cursor(description: str) -> ServiceError:

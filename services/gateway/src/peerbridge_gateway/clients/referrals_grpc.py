@@ -23,10 +23,10 @@ from peerbridge.referrals.v1 import (
 from peerbridge.referrals.v1 import (
     referrals_service_pb2_grpc as service_grpc,
 )
-from peerbridge_platform.grpc import Caller, call_context, create_channel, current_request_id
+from peerbridge_platform.grpc import Caller, create_channel
 
 from .errors import ServiceError
-from .grpc_calls import CHANNEL_OPTIONS, check_serving, service_error
+from .grpc_calls import CHANNEL_OPTIONS, Req, Resp, check_serving, unary_call
 from .referrals import (
     Category,
     Direction,
@@ -51,8 +51,6 @@ _LIST_FIELDS = {"page_token": "cursor", "page_size": "limit"}
 _STATUS_FIELDS = {"status_reason": "reason", "status_reason_category": "reason_category"}
 
 E = TypeVar("E", bound=StrEnum)
-Req = TypeVar("Req")
-Resp = TypeVar("Resp")
 
 
 def request_id_for(idempotency_key: str | None) -> str:
@@ -142,12 +140,14 @@ class GrpcReferralsClient:
         caller: Caller,
         field_names: Mapping[str, str],
     ) -> Resp:
-        # The request id of the HTTP request and the caller travel in metadata.
-        with call_context(request_id=current_request_id(), caller=caller):
-            try:
-                return await method(request, timeout=self._timeout_s)
-            except grpc.aio.AioRpcError as error:
-                raise service_error(SERVICE, error, field_names) from None
+        return await unary_call(
+            SERVICE,
+            method,
+            request,
+            caller=caller,
+            timeout_s=self._timeout_s,
+            field_names=field_names,
+        )
 
 
 def referral_from_proto(message: resources.Referral) -> Referral:
