@@ -18,6 +18,7 @@ import grpc
 import pytest
 
 from peerbridge.identity.v1 import identity_service_pb2_grpc as service_grpc
+from peerbridge_identity.adapters.audit_trail import SERVICE
 from peerbridge_identity.adapters.schema import all_migrations, migrate
 from peerbridge_identity.bootstrap import bootstrap, postgres_units_of_work
 from peerbridge_identity.entrypoints.grpc_server import (
@@ -26,6 +27,7 @@ from peerbridge_identity.entrypoints.grpc_server import (
 )
 from peerbridge_identity.service_layer.application import IdentityApplication
 from peerbridge_identity.service_layer.pagination import PageLimits
+from peerbridge_platform.audit import Auditor
 from peerbridge_platform.auth import (
     KeySet,
     Role,
@@ -134,10 +136,15 @@ class RunningService:
         return await self.pool.fetch("SELECT * FROM audit_log ORDER BY id")
 
     async def counts(self) -> dict[str, int]:
-        """Rows per table, the outbox included: what a refused call must leave as it was."""
-        return {
+        """Rows per table, the outbox's events included: what a refused call must leave as
+        it was (its own audit record, and that record's outbox row, aside)."""
+        counts = {
             table: await self.pool.fetchval(f"SELECT count(*) FROM {table}") for table in TABLES
         }
+        counts["outbox"] = await self.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE topic <> $1", AUDIT_TOPIC
+        )
+        return counts
 
     async def outbox_types(self) -> list[str]:
         """The event types in the outbox, oldest first; audit records left out."""
@@ -169,7 +176,7 @@ async def _serve(pool: asyncpg.Pool, clock: Any) -> AsyncIterator[RunningService
     server = await start_server(
         "127.0.0.1:0",
         [identity_registration(application)],
-        interceptors=identity_interceptors(test_verifier()),
+        interceptors=identity_interceptors(test_verifier(), Auditor(SERVICE, pool=pool)),
     )
     tokens = Tokens()
     channel = create_channel(

@@ -516,8 +516,10 @@ async def test_mass_assignment_through_the_profile_is_invalid(
 
     assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert {v.field for v in field_violations(error)} == {"update_mask"}
-    # Refused as malformed before any rule ran or anything was read: no access to audit.
-    assert rows == []
+    # Refused as malformed before any rule ran or anything was read, yet on record.
+    assert [(r["outcome"], r["action"], r["actor_subject_id"], r["reason"]) for r in rows] == [
+        ("denied", "rpc.update_profile", member.id, "invalid input: update_mask")
+    ]
     fetched = await service.stub.GetPerson(service_pb2.GetPersonRequest(person_id=member.id))
     assert list(fetched.person.roles) == [resources_pb2.ROLE_MEMBER]
     assert fetched.person.organization_id == ""

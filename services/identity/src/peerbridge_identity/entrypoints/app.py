@@ -17,12 +17,14 @@ from datetime import timedelta
 import asyncpg
 
 from peerbridge_platform import tracing
+from peerbridge_platform.audit import Auditor
 from peerbridge_platform.auth import BearerVerifier, TokenVerifier
 from peerbridge_platform.grpc import GrpcServer, start_server
 from peerbridge_platform.kafka import ensure_topics, wait_for_kafka
 from peerbridge_platform.logging import get_logger
 from peerbridge_platform.outbox import OutboxRelay
 
+from ..adapters.audit_trail import SERVICE
 from ..adapters.database import open_pool
 from ..adapters.kafka_topics import topic_specs
 from ..adapters.postgres_signing_keys import PostgresSigningKeys
@@ -109,7 +111,7 @@ class IdentityProcess:
         server = await start_server(
             settings.grpc_listen,
             [identity_registration(application), token_registration(issuer)],
-            interceptors=identity_interceptors(verifier),
+            interceptors=identity_interceptors(verifier, Auditor(SERVICE, pool=pool)),
         )
         self.server = server
         self._cleanup.push_async_callback(server.stop, settings.grpc_grace_s)

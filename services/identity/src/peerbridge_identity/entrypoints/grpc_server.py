@@ -15,9 +15,11 @@ import grpc
 from peerbridge.identity.v1 import identity_service_pb2 as service_pb2
 from peerbridge.identity.v1 import identity_service_pb2_grpc as service_grpc
 from peerbridge.identity.v1 import identity_tokens_pb2 as tokens_pb2
+from peerbridge_platform.audit import Auditor
 from peerbridge_platform.auth import BearerVerifier
 from peerbridge_platform.grpc import ServiceRegistration
 from peerbridge_platform.grpc.auth_interceptor import EXEMPT_SERVICES, AuthenticationInterceptor
+from peerbridge_platform.grpc.invalid_input_audit import InvalidInputAuditInterceptor
 from peerbridge_platform.grpc.server_interceptors import default_server_interceptors
 
 from ..adapters import protobuf_values as to_proto
@@ -176,11 +178,17 @@ def identity_registration(application: IdentityApplication) -> ServiceRegistrati
     )
 
 
-def identity_interceptors(verifier: BearerVerifier) -> list[grpc.aio.ServerInterceptor]:
+def identity_interceptors(
+    verifier: BearerVerifier, auditor: Auditor | None = None
+) -> list[grpc.aio.ServerInterceptor]:
     """The default interceptors plus authentication of every call but health, reflection
-    and TokenService (which is how a caller gets a token in the first place)."""
+    and TokenService (which is how a caller gets a token in the first place), and, with
+    an `auditor`, the audit of calls refused as invalid input."""
     exempt = (*EXEMPT_SERVICES, TOKEN_SERVICE_NAME)
-    return [
+    interceptors = [
         *default_server_interceptors(),
         AuthenticationInterceptor(verifier, exempt_services=exempt),
     ]
+    if auditor is not None:
+        interceptors.append(InvalidInputAuditInterceptor(auditor))
+    return interceptors
