@@ -1,0 +1,50 @@
+"""`make demo` against the running platform, as a developer runs it: with authentication
+on, it signs its partner clients in, sends referrals, shows who sees what and what an
+EHR receives, and exits 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from peerbridge_devstack.launch import RunningPlatform
+from peerbridge_devstack.seed import Seed
+
+pytestmark = pytest.mark.e2e
+
+PATIENCE_S = 240
+
+
+def test_make_demo_runs_through_with_real_tokens(platform: RunningPlatform, seed: Seed) -> None:
+    settings = platform.stack_settings()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEERBRIDGE_")} | {
+        "PEERBRIDGE_STATE_DIR": str(settings.state_dir),
+        "PEERBRIDGE_HTTP_PORT": str(settings.http_port),
+        "PEERBRIDGE_IDENTITY_GRPC_PORT": str(settings.identity_grpc_port),
+        "PEERBRIDGE_KAFKA_BOOTSTRAP": platform.kafka_bootstrap,
+    }
+
+    demo = subprocess.run(
+        [sys.executable, "-m", "peerbridge_devstack", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE_S,
+        check=False,
+    )
+
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    out = demo.stdout
+    assert "signed in with private_key_jwt" in out
+    assert "partner-app tries to set completed: 403" in out
+    assert "ehr sets completed: now version 4" in out
+    assert "Ava asks for Ben's referral: 404" in out
+    assert "the administrator lists referrals: 403" in out
+    assert "replayed 400 invalid_grant" in out
+    assert "Task status=completed" in out
+    # Synthetic secrets stay in the state directory, never on the terminal.
+    for person in seed.people.values():
+        assert person.password not in out + demo.stderr
