@@ -39,6 +39,8 @@ def test_make_demo_runs_through_with_real_tokens(platform: RunningPlatform, seed
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     out = demo.stdout
     assert "signed in with private_key_jwt" in out
+    assert "Ava consents" in out
+    assert "Ben revokes it at once: status revoked" in out
     assert "partner-app tries to set completed: 403" in out
     assert "ehr sets completed: now version 4" in out
     assert "Ava asks for Ben's referral: 404" in out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -153,6 +154,7 @@ def main() -> int:
         with httpx.Client(base_url=gateway, timeout=10) as client:
             tokens = {name: client_token(client, seed, name) for name in seed.clients}
             print("partner clients signed in with private_key_jwt (ES384) and got 5-minute tokens")
+            consents(client, seed)
             created = send_referrals(client, seed, tokens)
             round_trip(client, tokens, created["member-ava"])
             show_access(client, seed, created)
@@ -180,6 +182,54 @@ def send_referrals(client: httpx.Client, seed: Seed, tokens: dict[str, str]) -> 
             f"({item['category']}, {item['priority']}) -> status {referral['status']}"
         )
     return created
+
+
+def consent_terms(seed: Seed, member: str) -> dict[str, Any]:
+    """A consent under 42 CFR 2.31: the program may tell the clinic about the member's
+    referrals, for treatment, for a year."""
+    now = datetime.now(UTC)
+    return {
+        "subject_member_id": seed.people[member].person_id,
+        "disclosing_organization_id": seed.program_id,
+        "categories": ["referral_details"],
+        "recipient_organization_ids": [seed.clinic_id],
+        "purposes": ["treat"],
+        "revocation_instructions": "Tell your peer supporter or coordinator, or revoke it "
+        "in the app; it stops every disclosure from then on.",
+        "valid_from": now.isoformat(),
+        "expires_at": (now + timedelta(days=365)).isoformat(),
+        "capture_method": "signed_electronically",
+        "signed_at": now.isoformat(),
+    }
+
+
+def consents(client: httpx.Client, seed: Seed) -> None:
+    """Ava consents to the program telling the clinic about her referrals; Ben consents,
+    then changes his mind and revokes it. Each member signs in and does it themselves."""
+    print("\nconsent to disclose (42 CFR Part 2):")
+    for member, revoke in (("member-ava", False), ("member-ben", True)):
+        person = seed.people[member]
+        token = password_token(seed.gateway_url, person.username, person.password)
+        headers = bearer(token["access_token"])
+        given = client.post("/v1/consents", json=consent_terms(seed, member), headers=headers)
+        if given.status_code != 201:
+            raise StackError(f"POST /v1/consents answered {given.status_code}: {given.text}")
+        name = member.removeprefix("member-").capitalize()
+        print(
+            f"  {name} consents to the clinic receiving her referral details for treatment"
+            if not revoke
+            else f"  {name} consents too"
+        )
+        if revoke:
+            consent_id = given.json()["consent_id"]
+            revoked = client.post(
+                f"/v1/consents/{consent_id}/revoke",
+                json={"reason": "Changed his mind."},
+                headers=headers,
+            )
+            if revoked.status_code != 200:
+                raise StackError(f"revoking answered {revoked.status_code}: {revoked.text}")
+            print(f"  {name} revokes it at once: status {revoked.json()['status']}")
 
 
 def round_trip(client: httpx.Client, tokens: dict[str, str], referral_id: str) -> None:
