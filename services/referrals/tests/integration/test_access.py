@@ -147,13 +147,14 @@ async def test_reads_and_creates_are_audited_with_who_why_and_from_where(
     rows = await audit_rows(service)
     assert [(r["action"], r["outcome"], r["purpose_of_use"]) for r in rows] == [
         ("referral.create", "allowed", "HOPERAT"),
+        ("referral.disclose", "allowed", "TREAT"),
         ("referral.read", "allowed", "TREAT"),
         ("referral.list", "allowed", "TREAT"),
     ]
     assert {r["resource_id"] for r in rows} == {created.referral_id}
     assert {r["subject_id"] for r in rows} == {MEMBER}
     assert rows[0]["actor_subject_id"] == "coordinator-test-1"
-    assert (rows[1]["actor_subject_id"], rows[1]["actor_organization_id"]) == (
+    assert (rows[2]["actor_subject_id"], rows[2]["actor_organization_id"]) == (
         "clinician-test-3",
         CLINIC,
     )
@@ -170,7 +171,7 @@ async def test_a_client_is_audited_by_its_client_id(service: RunningService) -> 
 
     created = await create(as_(service, client))
 
-    (row,) = await audit_rows(service)
+    (row, _disclosure) = await audit_rows(service)
     assert (row["actor_client_id"], row["actor_roles"]) == ("app-harbour", ["partner_client"])
     assert row["resource_id"] == created.referral_id
 

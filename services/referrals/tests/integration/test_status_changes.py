@@ -25,6 +25,7 @@ from peerbridge_referrals.entrypoints.grpc_server import SERVICE_NAME
 from ..conftest import CLINIC, PROGRAM, synthetic_principal
 from .conftest import RunningService, read_topic, token_for
 from .test_access import audit_rows
+from .test_consents import terms as consent_terms
 from .test_grpc_referrals import create, refused, synthetic_request
 
 pytestmark = pytest.mark.integration
@@ -97,8 +98,9 @@ async def test_each_allowed_transition_by_the_right_side(
     assert changed.version == 2
     assert changed.status_reason == (REASON if after in REASON_REQUIRED else "")
     assert changed.outcome == (OUTCOME if after in OUTCOME_REQUIRED else "")
-    allowed = (await audit_rows(service))[-1]
+    allowed, disclosed = (await audit_rows(service))[-2:]
     assert (allowed["action"], allowed["outcome"]) == ("referral.update_status", "allowed")
+    assert disclosed["action"] == "referral.disclose"
     fetched = await service.stub.GetReferral(
         service_pb2.GetReferralRequest(referral_id=created.referral_id)
     )
@@ -304,6 +306,9 @@ async def test_an_ehr_reads_each_change_in_order_as_valid_fhir(
         def auth(principal: Principal) -> tuple[tuple[str, str]]:
             return (("authorization", f"Bearer {token_for(principal)}"),)
 
+        # Under the member's consent, so the EHR gets the full view (see test_consent_gating).
+        consent = service_pb2.RecordConsentRequest(terms=consent_terms())
+        await stub.RecordConsent(consent, metadata=auth(REQUESTER))
         response = await stub.CreateReferral(synthetic_request(), metadata=auth(REQUESTER))
         referral_id = response.referral.referral_id
         for status in (Status.ACCEPTED, Status.IN_PROGRESS, Status.COMPLETED):

@@ -31,11 +31,12 @@ from peerbridge_referrals.adapters.in_memory import (
 )
 from peerbridge_referrals.bootstrap import bootstrap
 from peerbridge_referrals.domain.commands import CreateReferral, PartyInput
+from peerbridge_referrals.domain.disclosure import Disclosure
 from peerbridge_referrals.domain.events import ReferralCreated
 from peerbridge_referrals.domain.model import Referral
 from peerbridge_referrals.domain.values import Status
 from peerbridge_referrals.service_layer import handlers
-from peerbridge_referrals.service_layer.audit import CREATE, LIST, READ, Access
+from peerbridge_referrals.service_layer.audit import CREATE, DISCLOSE, LIST, READ, Access
 from peerbridge_referrals.service_layer.pagination import PageLimits
 from peerbridge_referrals.service_layer.queries import GetReferral, ListReferrals, ReferralPage
 
@@ -95,7 +96,10 @@ async def test_create_stores_a_requested_referral_and_publishes_the_fact(
     assert referral.version == 1
     assert referral.subject_member_id == create_command.subject_member_id
     assert store.referrals == {referral.referral_id: referral}
-    assert store.published == [ReferralCreated(referral=referral)]
+    # No consent of the member: the FHIR view is the minimal one.
+    assert store.published == [
+        ReferralCreated(referral=referral, disclosure=Disclosure(None, withheld_because=ANY))
+    ]
 
 
 async def test_an_invalid_create_writes_nothing(
@@ -386,6 +390,9 @@ SUPPORTER = synthetic_principal("supporter-test-7", (Role.PEER_SUPPORTER,))
 ELSEWHERE = synthetic_principal("coordinator-test-2", organization_id="program-elsewhere-test")
 
 
+MEMBER_ID = "member-synthetic-001"
+
+
 async def test_a_create_is_audited_in_its_own_commit(
     create_command: CreateReferral, uow: InMemoryUnitOfWork, store: InMemoryStore, clock: Clock
 ) -> None:
@@ -393,7 +400,10 @@ async def test_a_create_is_audited_in_its_own_commit(
 
     assert store.commits == 1
     assert store.audited == [
-        Access(CREATE, str(referral.referral_id), "member-synthetic-001", PurposeOfUse.HOPERAT)
+        Access(CREATE, str(referral.referral_id), "member-synthetic-001", PurposeOfUse.HOPERAT),
+        Access(
+            DISCLOSE, str(referral.referral_id), "member-synthetic-001", PurposeOfUse.TREAT, ANY
+        ),
     ]
     assert store.denied == []
 
@@ -406,6 +416,7 @@ async def test_a_retry_is_audited_as_a_repeated_create(
 
     assert [(a.action, a.reason) for a in store.audited] == [
         (CREATE, None),
+        (DISCLOSE, ANY),
         (CREATE, "repeated request"),
     ]
 
@@ -494,7 +505,7 @@ async def test_someone_elses_referral_is_not_found_and_the_attempt_audited(
             "not visible to the caller",
         )
     ]
-    assert [a.action for a in store.audited] == [CREATE]
+    assert [a.action for a in store.audited] == [CREATE, DISCLOSE]
 
 
 async def test_probing_an_unknown_id_is_audited_too(

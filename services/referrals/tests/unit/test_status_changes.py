@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from unittest.mock import ANY
 from uuid import uuid4
 
 import pytest
@@ -33,12 +35,13 @@ from peerbridge_referrals.adapters.integration_events import (
     messages_for,
 )
 from peerbridge_referrals.domain.commands import UpdateReferralStatus
+from peerbridge_referrals.domain.disclosure import Disclosure
 from peerbridge_referrals.domain.events import ReferralStatusChanged
 from peerbridge_referrals.domain.lifecycle import Actor, Side
 from peerbridge_referrals.domain.model import Referral
 from peerbridge_referrals.domain.values import Status, StatusReasonCategory
 from peerbridge_referrals.service_layer import handlers
-from peerbridge_referrals.service_layer.audit import UPDATE_STATUS, Access
+from peerbridge_referrals.service_layer.audit import DISCLOSE, UPDATE_STATUS, Access
 
 from ..conftest import CLINIC, PROGRAM, synthetic_create_command, synthetic_principal
 
@@ -97,14 +100,15 @@ async def test_the_performer_accepts_and_everything_is_kept_in_one_commit(
     actor = Actor("clinician-test-1", CLINIC, Side.PERFORMER)
     event = ReferralStatusChanged(accepted, Status.REQUESTED, actor)
     assert store.status_changes == [event]
-    assert store.published[-1] == event
-    assert store.audited[-1] == Access(
+    assert store.published[-1] == replace(event, disclosure=Disclosure(None, withheld_because=ANY))
+    assert store.audited[-2] == Access(
         UPDATE_STATUS,
         str(referral.referral_id),
         "member-synthetic-001",
-        store.audited[-1].purpose,
+        store.audited[-2].purpose,
         "status requested to accepted",
     )
+    assert store.audited[-1].action == DISCLOSE
     assert store.commits == commits + 1
 
 

@@ -15,12 +15,14 @@ from uuid import UUID
 
 from ..domain.consent import Consent
 from ..domain.consent_access import ConsentVisibility
+from ..domain.disclosure import DisclosureEntry
 from ..domain.events import DomainEvent, ReferralStatusChanged
 from ..domain.model import Referral
 from ..service_layer.audit import Access, DeniedAccessLog
 from ..service_layer.repository import (
     ConsentRepository,
     Cursor,
+    DisclosureLog,
     DuplicateConsentRequest,
     DuplicateRequestId,
     ReferralFilter,
@@ -37,6 +39,7 @@ class InMemoryStore:
 
     referrals: dict[UUID, Referral] = field(default_factory=dict)
     consents: dict[UUID, Consent] = field(default_factory=dict)
+    disclosures: list[DisclosureEntry] = field(default_factory=list)
     # The status history, as the changes committed.
     status_changes: list[ReferralStatusChanged] = field(default_factory=list)
     published: list[DomainEvent] = field(default_factory=list)
@@ -172,6 +175,13 @@ class InMemoryConsentRepository(ConsentRepository):
         found.sort(key=lambda c: (c.create_time, c.consent_id), reverse=True)
         return found[:limit]
 
+    async def active_for_member(self, member_id: str) -> list[Consent]:
+        return [
+            c
+            for c in self._visible().values()
+            if c.subject_member_id == member_id and c.revoke_time is None
+        ]
+
     async def revoke(self, revoked: Consent) -> None:
         current = self._visible().get(revoked.consent_id)
         if current is None or current.version != revoked.version - 1:
@@ -179,20 +189,31 @@ class InMemoryConsentRepository(ConsentRepository):
         self.written[revoked.consent_id] = revoked
 
 
+class InMemoryDisclosureLog(DisclosureLog):
+    def __init__(self) -> None:
+        self.written: list[DisclosureEntry] = []
+
+    async def add(self, entry: DisclosureEntry) -> None:
+        self.written.append(entry)
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     referrals: InMemoryReferralRepository
     consents: InMemoryConsentRepository
+    disclosures: InMemoryDisclosureLog
 
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
         self.referrals = InMemoryReferralRepository(store)
         self.consents = InMemoryConsentRepository(store)
+        self.disclosures = InMemoryDisclosureLog()
         self._pending_events: list[DomainEvent] = []
         self._pending_accesses: list[Access] = []
 
     async def _begin(self) -> None:
         self.referrals = InMemoryReferralRepository(self.store)
         self.consents = InMemoryConsentRepository(self.store)
+        self.disclosures = InMemoryDisclosureLog()
         self._forget_pending()
 
     async def _end(self) -> None:
@@ -203,6 +224,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.referrals.added = {}
         self.referrals.status_changes = []
         self.consents.written = {}
+        self.disclosures.written = []
         self._pending_events = []
         self._pending_accesses = []
 
@@ -216,6 +238,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.store.referrals.update(self.referrals.added)
         self.store.status_changes.extend(self.referrals.status_changes)
         self.store.consents.update(self.consents.written)
+        self.store.disclosures.extend(self.disclosures.written)
         self.referrals.settle_claims(committed=True)
         self.store.published.extend(self._pending_events)
         self.store.audited.extend(self._pending_accesses)

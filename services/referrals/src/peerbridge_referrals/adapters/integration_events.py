@@ -24,6 +24,7 @@ from peerbridge_platform.kafka import REFERRALS_FHIR_TOPIC, events_topic
 from peerbridge_platform.tracing import current_traceparent
 
 from ..domain.consent import Consent
+from ..domain.disclosure import Disclosure
 from ..domain.events import (
     ConsentGiven,
     ConsentRevoked,
@@ -32,7 +33,7 @@ from ..domain.events import (
     ReferralStatusChanged,
 )
 from ..domain.model import Referral
-from .fhir.referral_view import referral_bundle_json
+from .fhir.referral_view import gated_bundle_json, referral_bundle_json
 from .protobuf_values import (
     category_to_proto,
     direction_to_proto,
@@ -63,12 +64,12 @@ def messages_for(event: DomainEvent) -> list[OutboxMessage]:
     if isinstance(event, ReferralCreated):
         return [
             OutboxMessage(EVENTS_TOPIC, referral_created_envelope(event.referral)),
-            OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral)),
+            OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral, event.disclosure)),
         ]
     if isinstance(event, ReferralStatusChanged):
         return [
             OutboxMessage(EVENTS_TOPIC, status_changed_envelope(event)),
-            OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral)),
+            OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral, event.disclosure)),
         ]
     if isinstance(event, ConsentGiven):
         return [
@@ -147,15 +148,22 @@ def status_changed_envelope(event: ReferralStatusChanged) -> Envelope:
     )
 
 
-def fhir_view_envelope(referral: Referral) -> Envelope:
-    """The referral's current FHIR state; consumers keep the highest meta.versionId."""
+def fhir_view_envelope(referral: Referral, disclosure: Disclosure | None = None) -> Envelope:
+    """The referral's current FHIR state as the consent gate decided (full or minimal; the
+    ungated view when no decision was made, which the outbox writer refuses); consumers
+    keep the highest meta.versionId."""
+    data = (
+        referral_bundle_json(referral)
+        if disclosure is None
+        else gated_bundle_json(referral, disclosure.consent)
+    )
     return Envelope(
         id=str(uuid.uuid4()),
         source=SOURCE,
         type=FHIR_VIEW_TYPE,
         subject=str(referral.referral_id),
         time=referral.update_time,
-        data=referral_bundle_json(referral),
+        data=data,
         content_type=f"{FHIR_JSON}; fhirVersion=4.0",
         traceparent=current_traceparent(),
         extensions=_recipient(referral),

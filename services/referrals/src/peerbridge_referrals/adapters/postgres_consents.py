@@ -18,9 +18,11 @@ from ..domain.consent import (
     RecipientClass,
 )
 from ..domain.consent_access import ConsentVisibility
+from ..domain.disclosure import DisclosureEntry
 from ..service_layer.repository import (
     ConsentRepository,
     Cursor,
+    DisclosureLog,
     DuplicateConsentRequest,
     StaleVersion,
 )
@@ -117,6 +119,12 @@ class PostgresConsentRepository(ConsentRepository):
         )
         return [_consent(row) for row in rows]
 
+    async def active_for_member(self, member_id: str) -> list[Consent]:
+        rows = await self._connection.fetch(
+            f"{_SELECT} WHERE subject_member_id = $1 AND status = 'active'", member_id
+        )
+        return [_consent(row) for row in rows]
+
     async def revoke(self, revoked: Consent) -> None:
         result = await self._connection.execute(
             _REVOKE,
@@ -187,3 +195,30 @@ def _consent(row: asyncpg.Record) -> Consent:
         revoked_by=row["revoked_by"],
         revocation_reason=row["revocation_reason"],
     )
+
+
+_INSERT_DISCLOSURE = """
+INSERT INTO disclosure_log (
+    referral_id, referral_version, subject_member_id, recipient_organization_id,
+    consent_id, purpose, category, description, disclosed_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+"""
+
+
+class PostgresDisclosureLog(DisclosureLog):
+    def __init__(self, connection: PoolConnectionProxy) -> None:
+        self._connection = connection
+
+    async def add(self, entry: DisclosureEntry) -> None:
+        await self._connection.execute(
+            _INSERT_DISCLOSURE,
+            UUID(entry.referral_id),
+            entry.referral_version,
+            entry.subject_member_id,
+            entry.recipient_organization_id,
+            UUID(entry.consent_id),
+            entry.purpose.code,
+            entry.category.value,
+            entry.description,
+            entry.disclosed_at,
+        )

@@ -14,7 +14,7 @@ from ..domain.events import DomainEvent
 from ..service_layer.audit import Access
 from ..service_layer.unit_of_work import UnitOfWork
 from .audit_trail import SERVICE, record_allowed
-from .postgres_consents import PostgresConsentRepository
+from .postgres_consents import PostgresConsentRepository, PostgresDisclosureLog
 from .postgres_repository import PostgresReferralRepository
 from .reason_cipher import ReasonCipher
 
@@ -26,6 +26,7 @@ EventWriter = Callable[[PoolConnectionProxy, DomainEvent], Awaitable[None]]
 class PostgresUnitOfWork(UnitOfWork):
     referrals: PostgresReferralRepository
     consents: PostgresConsentRepository
+    disclosures: PostgresDisclosureLog
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self._connection, self._transaction = connection, transaction
         self.referrals = PostgresReferralRepository(connection, self._cipher)
         self.consents = PostgresConsentRepository(connection)
+        self.disclosures = PostgresDisclosureLog(connection)
 
     async def _end(self) -> None:
         connection, transaction = self._connection, self._transaction

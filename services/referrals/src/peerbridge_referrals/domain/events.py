@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .consent import Consent
+    from .disclosure import Disclosure
     from .lifecycle import Actor
     from .model import Referral
     from .values import Status
@@ -18,9 +19,11 @@ class DomainEvent:
 
 @dataclass(frozen=True)
 class ReferralCreated(DomainEvent):
-    """A referral was created; carries the referral as it was stored."""
+    """A referral was created; carries the referral as it was stored, and what of it may
+    reach the recipient (set by the handler; None only outside the service)."""
 
     referral: Referral
+    disclosure: Disclosure | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class ReferralStatusChanged(DomainEvent):
     referral: Referral
     previous_status: Status
     changed_by: Actor
+    disclosure: Disclosure | None = None
 
 
 @dataclass(frozen=True)

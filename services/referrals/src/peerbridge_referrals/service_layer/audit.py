@@ -18,6 +18,8 @@ CREATE = "referral.create"
 READ = "referral.read"
 LIST = "referral.list"
 UPDATE_STATUS = "referral.update_status"
+# The FHIR view of a referral sent to its recipient: full under a consent, or minimal.
+DISCLOSE = "referral.disclose"
 CONSENT = "consent"
 CONSENT_RECORD = "consent.record"
 CONSENT_REVOKE = "consent.revoke"

@@ -24,11 +24,12 @@ from peerbridge_platform.logging import get_logger
 
 from ..domain.access_rules import create_refusal, purpose_of_use, visibility_for
 from ..domain.commands import CreateReferral, UpdateReferralStatus
+from ..domain.disclosure import Disclosure, disclosure_for, log_entry
 from ..domain.lifecycle import actor_for, change_status, validate_status_change
 from ..domain.model import Referral, ReferralDetails, open_referral
 from ..domain.rules import check_opaque_id, is_opaque_id, parse_choice, validate_new_referral
 from ..domain.values import Status
-from .audit import CREATE, LIST, READ, UPDATE_STATUS, Access, DeniedAccessLog
+from .audit import CREATE, DISCLOSE, LIST, READ, UPDATE_STATUS, Access, DeniedAccessLog
 from .pagination import PageLimits, decode_page_token, encode_page_token
 from .queries import GetReferral, ListReferrals, ReferralPage
 from .repository import Cursor, DuplicateRequestId, ReferralFilter, StaleVersion
@@ -77,8 +78,9 @@ async def create_referral(
                 details, referral_id=new_id(), request_id=request_id, now=clock()
             )
             await uow.referrals.add(referral)
-            await uow.publish(created)
             await uow.record_access(_access(CREATE, referral, purpose))
+            disclosure = await _gate(uow, referral, referral.create_time)
+            await uow.publish(replace(created, disclosure=disclosure))
             await uow.commit()
     except DuplicateRequestId:
         # A concurrent call with this request id committed first: answer with its referral.
@@ -186,9 +188,10 @@ async def update_referral_status(
             except (PermissionDenied, Conflict, FailedPrecondition) as error:
                 refusal, reason = error, str(error)
             else:
-                await uow.publish(event)
                 transition = f"status {event.previous_status} to {changed.status}"
                 await uow.record_access(_access(UPDATE_STATUS, changed, purpose, transition))
+                disclosure = await _gate(uow, changed, changed.update_time)
+                await uow.publish(replace(event, disclosure=disclosure))
                 await uow.commit()
                 log.info(
                     "referral status changed",
@@ -201,6 +204,21 @@ async def update_referral_status(
     member = referral.subject_member_id if referral is not None else None
     await denials.record_denied(Access(UPDATE_STATUS, referral_id, member, purpose, reason))
     raise refusal
+
+
+async def _gate(uow: UnitOfWork, referral: Referral, at: datetime) -> Disclosure:
+    """What of `referral` its FHIR view may disclose now: a full view is logged in the
+    disclosure log, either decision is audited with why, all in the caller's transaction."""
+    consents = await uow.consents.active_for_member(referral.subject_member_id)
+    disclosure = disclosure_for(referral, consents, at)
+    if disclosure.consent is not None:
+        await uow.disclosures.add(log_entry(referral, disclosure.consent, at))
+        why = f"full view under consent {disclosure.consent.consent_id}"
+    else:
+        why = f"minimal view: {disclosure.withheld_because}"
+    purpose = PurposeOfUse(disclosure.purpose.code)
+    await uow.record_access(_access(DISCLOSE, referral, purpose, why))
+    return disclosure
 
 
 def _is_uuid(value: str) -> bool:

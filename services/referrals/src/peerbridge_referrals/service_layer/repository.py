@@ -10,6 +10,7 @@ from uuid import UUID
 from ..domain.access_rules import Visibility
 from ..domain.consent import Consent
 from ..domain.consent_access import ConsentVisibility
+from ..domain.disclosure import DisclosureEntry
 from ..domain.events import ReferralStatusChanged
 from ..domain.model import Referral
 from ..domain.values import Status
@@ -112,6 +113,19 @@ class ConsentRepository(abc.ABC):
         create time, then consent id), strictly after `after`."""
 
     @abc.abstractmethod
+    async def active_for_member(self, member_id: str) -> list[Consent]:
+        """The member's consents that are not revoked (expired ones included: the caller
+        decides at which time they must hold)."""
+
+    @abc.abstractmethod
     async def revoke(self, revoked: Consent) -> None:
         """Store the revocation if the consent is still active; otherwise raise
         StaleVersion (a concurrent revocation committed first)."""
+
+
+class DisclosureLog(abc.ABC):
+    """The accounting of disclosures: one entry per full view disclosed, written in the
+    transaction that discloses it."""
+
+    @abc.abstractmethod
+    async def add(self, entry: DisclosureEntry) -> None: ...

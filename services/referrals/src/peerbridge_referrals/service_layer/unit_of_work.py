@@ -8,7 +8,7 @@ from typing import Self
 
 from ..domain.events import DomainEvent
 from .audit import Access
-from .repository import ConsentRepository, ReferralRepository
+from .repository import ConsentRepository, DisclosureLog, ReferralRepository
 
 
 class UnitOfWork(abc.ABC):
@@ -19,6 +19,7 @@ class UnitOfWork(abc.ABC):
 
     referrals: ReferralRepository
     consents: ConsentRepository
+    disclosures: DisclosureLog
 
     async def __aenter__(self) -> Self:
         await self._begin()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from ...domain.values import Category, Priority, Status, StatusReasonCategory
@@ -101,3 +102,7 @@ STATUS_REASON_DISPLAY: dict[StatusReasonCategory, str] = {
 def kebab(value: Category | StatusReasonCategory) -> str:
     """The code in our code systems: the value's name in kebab case."""
     return value.value.replace("_", "-")
+
+
+def fhir_instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

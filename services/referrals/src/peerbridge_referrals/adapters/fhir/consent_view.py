@@ -19,8 +19,13 @@ from ...domain.consent import (
     InformationCategory,
     RecipientClass,
 )
-from .codes import ACT_CODE_SYSTEM, MEMBER_SYSTEM, ORGANIZATION_SYSTEM, PART2_SECURITY_LABELS
-from .referral_view import fhir_instant
+from .codes import (
+    ACT_CODE_SYSTEM,
+    MEMBER_SYSTEM,
+    ORGANIZATION_SYSTEM,
+    PART2_SECURITY_LABELS,
+    fhir_instant,
+)
 
 CONSENT_SYSTEM = "urn:peerbridge:consent"
 CONSENT_SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"

@@ -1,0 +1,107 @@
+"""What of a referral may reach its recipient: the consent gate, as a pure decision.
+
+A referral's FHIR view discloses, to the recipient organization, the member's
+referral details (category, priority, reason). That needs an active consent
+of the member in which the requesting organization is the one that may
+disclose, and which covers the recipient (by name, or as one of the member's
+treating providers when the recipient is a clinic), the purpose (treatment)
+and the category "referral details", at the time of the change. Without one
+the view is minimal: that a referral exists, its status and who holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .consent import Consent, ConsentPurpose, InformationCategory, RecipientClass, covers
+from .model import Referral
+from .values import PartyKind
+
+# A referral asks its recipient to treat (or support) the member; it has no purpose field.
+REFERRAL_PURPOSE = ConsentPurpose.TREAT
+REFERRAL_CATEGORY = InformationCategory.REFERRAL_DETAILS
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The decision for one FHIR view: under `consent` (full), or minimal (None) and why."""
+
+    consent: Consent | None
+    purpose: ConsentPurpose = REFERRAL_PURPOSE
+    withheld_because: str | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.consent is not None
+
+
+def disclosure_for(referral: Referral, consents: Iterable[Consent], at: datetime) -> Disclosure:
+    """The newest of `consents` that covers this disclosure, or a minimal view."""
+    recipient = referral.recipient
+    classes = (
+        frozenset({RecipientClass.TREATING_PROVIDERS})
+        if recipient.kind is PartyKind.CLINIC
+        else frozenset()
+    )
+    newest_first = sorted(consents, key=lambda c: (c.create_time, c.consent_id), reverse=True)
+    for consent in newest_first:
+        if consent.subject_member_id != referral.subject_member_id:
+            continue
+        if consent.terms.disclosing_organization_id != referral.requester.organization_id:
+            continue
+        if covers(
+            consent,
+            recipient.organization_id,
+            REFERRAL_PURPOSE,
+            REFERRAL_CATEGORY,
+            at,
+            recipient_classes=classes,
+        ):
+            return Disclosure(consent)
+    return Disclosure(
+        None,
+        withheld_because=(
+            f"no active consent of the member lets {referral.requester.organization_id} "
+            f"disclose {REFERRAL_CATEGORY.value} to {recipient.organization_id} "
+            f"for {REFERRAL_PURPOSE.code}"
+        ),
+    )
+
+
+# What a full view holds, for the accounting of disclosures (42 CFR 2.24): brief, no detail.
+FULL_VIEW_DESCRIPTION = (
+    "Referral details: the referral's status, category, priority and reason "
+    "(FHIR Task and ServiceRequest), with the member's consent"
+)
+
+
+@dataclass(frozen=True)
+class DisclosureEntry:
+    """One row of the disclosure log: who received what of the member's, when, under which
+    consent."""
+
+    referral_id: str
+    referral_version: int
+    subject_member_id: str
+    recipient_organization_id: str
+    consent_id: str
+    purpose: ConsentPurpose
+    category: InformationCategory
+    description: str
+    disclosed_at: datetime
+
+
+def log_entry(referral: Referral, consent: Consent, at: datetime) -> DisclosureEntry:
+    return DisclosureEntry(
+        referral_id=str(referral.referral_id),
+        referral_version=referral.version,
+        subject_member_id=referral.subject_member_id,
+        recipient_organization_id=referral.recipient.organization_id,
+        consent_id=str(consent.consent_id),
+        purpose=REFERRAL_PURPOSE,
+        category=REFERRAL_CATEGORY,
+        description=FULL_VIEW_DESCRIPTION,
+        disclosed_at=at,
+    )
