@@ -195,7 +195,11 @@ async def test_who_reads_which_consent(
     )
     assert list(listing.consents) == []
     denied = [r for r in await audit_rows(service) if r["outcome"] == "denied"]
-    assert [r["reason"] for r in denied] == ["not visible to the caller", "no such consent"]
+    gets = [r["reason"] for r in denied if r["resource_id"] is not None]
+    assert gets == ["not visible to the caller", "no such consent"]
+    # A member asking for another member's consents is on record too.
+    listings = [r["reason"] for r in denied if r["resource_id"] is None]
+    assert listings == (["another member's consents"] if principal is OTHER_MEMBER else [])
 
 
 async def test_a_recipient_may_not_revoke_and_an_administrator_sees_nothing(

@@ -224,6 +224,16 @@ async def test_listing_pages_newest_first(store: InMemoryStore) -> None:
     assert second.next_page_token == ""
 
 
+async def test_a_member_asking_for_another_members_consents_is_audited(
+    store: InMemoryStore,
+) -> None:
+    await record(store)
+    assert await listed(store, OTHER_MEMBER) == []
+    assert [(a.action, a.reason) for a in store.denied] == [
+        (CONSENT_READ, "another member's consents")
+    ]
+
+
 async def test_listing_needs_a_member(store: InMemoryStore) -> None:
     with pytest.raises(InvalidArgument):
         await listed(store, THE_MEMBER, subject_member_id="")

@@ -48,6 +48,11 @@ class ConsentVisibility:
             or not self.recipient_ids.isdisjoint(terms.recipient_organization_ids)
         )
 
+    def may_cover_member(self, member_id: str) -> bool:
+        """False when the caller can only ever see another member's consents than
+        `member_id`'s: asking for them is an attempt on someone else's records."""
+        return bool(self.program_ids or self.recipient_ids) or member_id in self.member_ids
+
 
 def consent_visibility(principal: Principal) -> ConsentVisibility:
     organization = principal.organization_id

@@ -209,17 +209,18 @@ async def list_consents(
         raise InvalidArgument("the listing request is not valid", violations)
     member = query.subject_member_id
     purpose = purpose_of_use(caller)
-    await require_scope(
-        caller, REFERRALS_READ, denials, _access(CONSENT_READ, None, purpose, member=member)
-    )
+    attempt = _access(CONSENT_READ, None, purpose, member=member)
+    await require_scope(caller, REFERRALS_READ, denials, attempt)
+    visible = consent_visibility(caller)
+    if not visible.may_cover_member(member):
+        await denials.record_denied(replace(attempt, reason="another member's consents"))
+        return ConsentPage(consents=[], next_page_token="")
     # Page tokens carry the member as their filter, so a token only serves its own member.
     where = ReferralFilter(subject_member_id=member)
     after = decode_page_token(query.page_token, where)
     size = limits.size_for(query.page_size)
     async with uow:
-        found = await uow.consents.list_for_member(
-            member, consent_visibility(caller), after=after, limit=size + 1
-        )
+        found = await uow.consents.list_for_member(member, visible, after=after, limit=size + 1)
         page = found[:size]
         for consent in page:
             await uow.record_access(_access(CONSENT_READ, consent, purpose, reason="listed"))
