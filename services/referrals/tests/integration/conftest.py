@@ -22,6 +22,7 @@ import pytest
 from confluent_kafka import Consumer, Message
 
 from peerbridge.referrals.v1 import referrals_service_pb2_grpc as service_grpc
+from peerbridge_platform.audit import Auditor
 from peerbridge_platform.auth import (
     Principal,
     SigningKey,
@@ -30,7 +31,7 @@ from peerbridge_platform.auth import (
     issue_access_token,
 )
 from peerbridge_platform.grpc import GrpcServer, create_channel, start_server
-from peerbridge_platform.grpc.auth_interceptor import authenticated_server_interceptors
+from peerbridge_referrals.adapters.audit_trail import SERVICE
 from peerbridge_referrals.adapters.outbox_writer import write_to_outbox
 from peerbridge_referrals.adapters.postgres_unit_of_work import EventWriter
 from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
@@ -39,6 +40,7 @@ from peerbridge_referrals.bootstrap import bootstrap, postgres_denials, postgres
 from peerbridge_referrals.config import ReferralsSettings
 from peerbridge_referrals.entrypoints.app import ReferralsProcess
 from peerbridge_referrals.entrypoints.grpc_server import referrals_registration
+from peerbridge_referrals.entrypoints.interceptors import referrals_interceptors
 from peerbridge_referrals.service_layer.pagination import PageLimits
 
 from ..conftest import synthetic_principal
@@ -147,7 +149,7 @@ async def _serve(
     server = await start_server(
         "127.0.0.1:0",
         [referrals_registration(application)],
-        interceptors=authenticated_server_interceptors(verifier),
+        interceptors=referrals_interceptors(verifier, Auditor(SERVICE, pool=pool)),
     )
     running = RunningService(cast("service_grpc.ReferralsServiceAsyncStub", None), server, pool)
     try:

@@ -125,7 +125,11 @@ async def test_an_invalid_create_names_every_field_and_writes_nothing(service: A
         "recipient",
     }
     assert await service.count("referrals") == 0
-    assert await service.count("outbox") == 0
+    assert await service.count_events() == 0
+    # The attempt itself is on record: the fields, never their values.
+    audit = await service.pool.fetch("SELECT action, outcome, reason FROM audit_log")
+    assert [(r["action"], r["outcome"]) for r in audit] == [("rpc.create_referral", "denied")]
+    assert audit[0]["reason"].startswith("invalid input: direction, priority, reason")
 
 
 async def test_parties_must_match_the_direction(service: Any) -> None:

@@ -20,13 +20,14 @@ import contextlib
 import asyncpg
 
 from peerbridge_platform import tracing
+from peerbridge_platform.audit import Auditor
 from peerbridge_platform.auth import JwksSource, identity_jwks_source
 from peerbridge_platform.grpc import GrpcServer, create_channel, start_server
-from peerbridge_platform.grpc.auth_interceptor import authenticated_server_interceptors
 from peerbridge_platform.kafka import ensure_topics, wait_for_kafka
 from peerbridge_platform.logging import get_logger
 from peerbridge_platform.outbox import OutboxRelay
 
+from ..adapters.audit_trail import SERVICE
 from ..adapters.database import open_pool
 from ..adapters.kafka_topics import topic_specs
 from ..adapters.reason_cipher import ReasonCipher
@@ -35,6 +36,7 @@ from ..bootstrap import bootstrap, postgres_denials, postgres_units_of_work, tok
 from ..config import ReferralsSettings
 from ..service_layer.pagination import PageLimits
 from .grpc_server import referrals_registration
+from .interceptors import referrals_interceptors
 from .readiness import Readiness, keep_health_current, stop_watching, watch_identity
 
 log = get_logger(__name__)
@@ -90,7 +92,9 @@ class ReferralsProcess:
         server = await start_server(
             settings.grpc_listen,
             [referrals_registration(application)],
-            interceptors=authenticated_server_interceptors(token_verifier(settings, jwks_source)),
+            interceptors=referrals_interceptors(
+                token_verifier(settings, jwks_source), Auditor(SERVICE, pool=pool)
+            ),
         )
         self.server = server
         self._cleanup.push_async_callback(server.stop, settings.grpc_grace_s)
