@@ -334,3 +334,60 @@ def test_the_official_parser_accepts_the_document_and_refuses_a_broken_copy(
     )
     assert refused.returncode == 1
     assert "action" in refused.stderr
+
+
+def gated_views() -> dict[str, dict[str, Any]]:
+    """The two shapes the consent gate publishes, for the synthetic referral."""
+    from peerbridge_referrals.adapters.fhir.referral_view import disclosed_bundle, minimal_bundle
+    from peerbridge_referrals.domain.consent import (
+        CaptureMethod,
+        Consent,
+        ConsentPurpose,
+        ConsentStatus,
+        ConsentTerms,
+        InformationCategory,
+    )
+
+    created = synthetic_events()[0]
+    referral = created.referral  # type: ignore[attr-defined]
+    consent = Consent(
+        consent_id=UUID("2b0c6a3e-1f7d-4c55-8a3e-6d2f9b7c1e00"),
+        request_id=None,
+        terms=ConsentTerms(
+            subject_member_id=referral.subject_member_id,
+            disclosing_organization_id=referral.requester.organization_id,
+            categories=frozenset({InformationCategory.REFERRAL_DETAILS}),
+            recipient_organization_ids=frozenset({CLINIC}),
+            recipient_classes=frozenset(),
+            purposes=frozenset({ConsentPurpose.TREAT}),
+            revocation_instructions="Tell the program; it stops every disclosure from then on.",
+            valid_from=CREATED,
+            expires_at=CREATED + timedelta(days=365),
+            expiry_event=None,
+            capture_method=CaptureMethod.SIGNED_ELECTRONICALLY,
+            witness_name=None,
+            signed_at=CREATED,
+        ),
+        status=ConsentStatus.ACTIVE,
+        recorded_by="member-synthetic-001",
+        create_time=CREATED,
+    )
+    return {
+        "disclosed": disclosed_bundle(referral, consent),
+        "minimal": minimal_bundle(referral),
+    }
+
+
+@pytest.mark.parametrize("shape", ["disclosed", "minimal"])
+def test_both_views_of_the_consent_gate_match_the_outline(
+    document: dict[str, Any], shape: str
+) -> None:
+    (message,) = channel_messages(document, integration_events.FHIR_TOPIC)
+    bundle = gated_views()[shape]
+
+    errors = list(validator(document, message["payload"]).iter_errors(bundle))
+
+    assert errors == [], [f"{list(e.path)}: {e.message}" for e in errors]
+    Bundle.model_validate_json(json.dumps(bundle))
+    types = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
+    assert types == (["Task", "ServiceRequest", "Consent"] if shape == "disclosed" else types[:2])
