@@ -47,6 +47,9 @@ def test_make_demo_runs_through_with_real_tokens(platform: RunningPlatform, seed
     assert "the administrator lists referrals: 403" in out
     assert "replayed 400 invalid_grant" in out
     assert "Task status=completed" in out
+    # Ava's referral under her consent in full; Ben revoked his: only that a referral exists.
+    assert "under the member's consent" in out
+    assert "minimal: no consent covers this recipient" in out
     # Synthetic secrets stay in the state directory, never on the terminal.
     for person in seed.people.values():
         assert person.password not in out + demo.stderr

@@ -121,10 +121,18 @@ def describe(item: Received) -> str:
         labels = [c.get("code") for c in task.get("meta", {}).get("security", [])]
         owner = task.get("owner", {}).get("identifier", {}).get("value")
         code = request.get("code", {}).get("coding", [{}])[0].get("display")
-        return (
+        head = (
             f"    FHIR Bundle: Task status={task.get('status')} intent={task.get('intent')} "
             f"priority={task.get('priority')} owner={owner}\n"
-            f"                 ServiceRequest: {code}; security labels {labels}"
+        )
+        if code is None:
+            return head + (
+                "                 minimal: no consent covers this recipient, so no member, "
+                f"category or reason; security labels {labels}"
+            )
+        consented = " under the member's consent" if "Consent" in resources else ""
+        return (
+            head + f"                 ServiceRequest: {code}{consented}; security labels {labels}"
         )
     return (
         f"    event {item.ce_type} (ce_id {item.ce_id}): {str(item.body).strip()!s:.200}".replace(
