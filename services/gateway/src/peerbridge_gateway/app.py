@@ -22,6 +22,8 @@ from peerbridge_platform.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 from .authentication import Authenticator, RateLimitedLog
 from .clients.consents import ConsentsClient
 from .clients.consents_grpc import GrpcConsentsClient
+from .clients.disclosures import DisclosuresClient
+from .clients.disclosures_grpc import GrpcDisclosuresClient
 from .clients.grpc_calls import CHANNEL_OPTIONS
 from .clients.referrals import ReferralsClient
 from .clients.referrals_grpc import GrpcReferralsClient
@@ -73,13 +75,14 @@ def create_app(
     *,
     referrals: ReferralsClient | None = None,
     consents: ConsentsClient | None = None,
+    disclosures: DisclosuresClient | None = None,
     idempotency_store: IdempotencyStore | None = None,
     tokens: TokenClient | None = None,
     token_verifier: BearerVerifier | None = None,
     refusal_audit: RefusalAudit | None = None,
 ) -> FastAPI:
     """The gateway app. Its lifespan connects what is not given: the referrals service (its
-    referral and consent RPCs) and identity over gRPC (identity's JWKS verifies access
+    referral, consent and disclosure RPCs) and identity over gRPC (identity's JWKS verifies access
     tokens), and the gateway's database (applying its migrations)."""
     renderer = ProblemRenderer(settings.problem_type_base)
 
@@ -97,7 +100,7 @@ def create_app(
                     settings.auth_failure_audit_per_minute,
                 )
             service = await stack.enter_async_context(
-                _referrals_service(settings, referrals, consents)
+                _referrals_service(settings, referrals, consents, disclosures)
             )
             client = service.referrals
             identity = await stack.enter_async_context(_identity(settings, tokens, token_verifier))
@@ -108,6 +111,7 @@ def create_app(
             app.state.resources = GatewayResources(
                 referrals=client,
                 consents=service.consents,
+                disclosures=service.disclosures,
                 tokens=identity.tokens,
                 authenticator=Authenticator(
                     identity.verifier, RateLimitedLog(settings.auth_failure_log_per_minute), audit
@@ -201,15 +205,19 @@ async def _postgres(settings: GatewaySettings) -> AsyncIterator[_Database]:
 class _ReferralsService:
     referrals: ReferralsClient
     consents: ConsentsClient
+    disclosures: DisclosuresClient
 
 
 @contextlib.asynccontextmanager
 async def _referrals_service(
-    settings: GatewaySettings, referrals: ReferralsClient | None, consents: ConsentsClient | None
+    settings: GatewaySettings,
+    referrals: ReferralsClient | None,
+    consents: ConsentsClient | None,
+    disclosures: DisclosuresClient | None,
 ) -> AsyncIterator[_ReferralsService]:
     """The referrals service's clients over one channel (unless given)."""
-    if referrals is not None and consents is not None:
-        yield _ReferralsService(referrals, consents)
+    if referrals is not None and consents is not None and disclosures is not None:
+        yield _ReferralsService(referrals, consents, disclosures)
         return
     timeout_s = settings.grpc_timeout_s
     channel = create_channel(
@@ -219,6 +227,7 @@ async def _referrals_service(
         yield _ReferralsService(
             referrals or GrpcReferralsClient(channel, timeout_s=timeout_s),
             consents or GrpcConsentsClient(channel, timeout_s=timeout_s),
+            disclosures or GrpcDisclosuresClient(channel, timeout_s=timeout_s),
         )
     finally:
         await channel.close()

@@ -14,6 +14,7 @@ from peerbridge_platform.grpc import Caller
 
 from .authentication import SCHEME_NAME, Authenticated
 from .clients.consents import ConsentsClient
+from .clients.disclosures import DisclosuresClient
 from .clients.referrals import ReferralsClient
 from .idempotency.http import IdempotentPost
 from .idempotency.keys import HEADER, KEY_RULE, is_valid_key
@@ -46,6 +47,13 @@ def get_consents(resources: Resources) -> ConsentsClient:
 
 
 Consents = Annotated[ConsentsClient, Depends(get_consents)]
+
+
+def get_disclosures(resources: Resources) -> DisclosuresClient:
+    return resources.disclosures
+
+
+Disclosures = Annotated[DisclosuresClient, Depends(get_disclosures)]
 
 
 bearer_scheme = HTTPBearer(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .authentication import Authenticator
 from .clients.consents import ConsentsClient
+from .clients.disclosures import DisclosuresClient
 from .clients.referrals import ReferralsClient
 from .clients.tokens import TokenClient
 from .idempotency.guard import IdempotencyGuard
@@ -28,6 +29,8 @@ class GatewayResources:
     referrals: ReferralsClient
     # The referrals service's consent RPCs.
     consents: ConsentsClient
+    # The referrals service's accounting of disclosures.
+    disclosures: DisclosuresClient
     tokens: TokenClient
     authenticator: Authenticator
     jwks: CachedJwks

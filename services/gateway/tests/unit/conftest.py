@@ -14,6 +14,7 @@ import pytest
 from peerbridge_gateway.app import create_app
 from peerbridge_gateway.clients.in_memory import InMemoryReferrals
 from peerbridge_gateway.clients.in_memory_consents import InMemoryConsents
+from peerbridge_gateway.clients.in_memory_disclosures import InMemoryDisclosures
 from peerbridge_gateway.config import GatewaySettings
 from peerbridge_gateway.idempotency.memory_store import InMemoryIdempotencyStore
 from peerbridge_gateway.refusal_audit import MemoryRefusalAudit
@@ -64,6 +65,11 @@ def consents() -> InMemoryConsents:
 
 
 @pytest.fixture
+def disclosures() -> InMemoryDisclosures:
+    return InMemoryDisclosures()
+
+
+@pytest.fixture
 def store() -> InMemoryIdempotencyStore:
     return InMemoryIdempotencyStore()
 
@@ -88,6 +94,7 @@ async def anonymous(
     settings: GatewaySettings,
     referrals: InMemoryReferrals,
     consents: InMemoryConsents,
+    disclosures: InMemoryDisclosures,
     store: InMemoryIdempotencyStore,
     tokens: InMemoryTokens,
     key_set: KeySet,
@@ -101,6 +108,7 @@ async def anonymous(
         settings,
         referrals=referrals,
         consents=consents,
+        disclosures=disclosures,
         idempotency_store=store,
         tokens=tokens,
         token_verifier=verifier,

@@ -22,6 +22,7 @@ from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.adapters.schema import migrate, referrals_migrations
 from peerbridge_referrals.domain.access_rules import Visibility
 from peerbridge_referrals.domain.commands import CreateReferral, PartyInput
+from peerbridge_referrals.domain.disclosure import DisclosureEntry, DisclosureVisibility, log_entry
 from peerbridge_referrals.domain.events import DomainEvent, ReferralStatusChanged
 from peerbridge_referrals.domain.lifecycle import Actor, Side
 from peerbridge_referrals.domain.model import Referral, open_referral
@@ -29,11 +30,15 @@ from peerbridge_referrals.domain.rules import validate_new_referral
 from peerbridge_referrals.domain.values import Status
 from peerbridge_referrals.service_layer.repository import (
     Cursor,
+    DisclosureCursor,
     DuplicateRequestId,
     ReferralFilter,
     StaleVersion,
 )
 from peerbridge_referrals.service_layer.unit_of_work import UnitOfWork
+
+from ..conftest import PROGRAM
+from ..consent_builders import MEMBER, synthetic_consent
 
 CommandBuilder = Callable[..., CreateReferral]
 UowFactory = Callable[[], UnitOfWork]
@@ -341,6 +346,60 @@ class StorageContract:
                 await uow.referrals.update_status(second)
         async with uow_factory() as uow:
             assert await uow.referrals.get(referral.referral_id) == first.referral
+
+    async def test_the_disclosure_log_reads_back_newest_first_after_the_cursor(
+        self, uow_factory: UowFactory, make_command: CommandBuilder
+    ) -> None:
+        made = await _disclosed(uow_factory, make_command, 3)
+        mine = DisclosureVisibility(member_ids=frozenset({MEMBER}))
+
+        async with uow_factory() as uow:
+            everything = await uow.disclosures.list_for_member(MEMBER, mine, after=None, limit=10)
+            last = everything[0]
+            assert last.disclosure_id is not None
+            cursor = DisclosureCursor(last.disclosed_at, last.disclosure_id)
+            rest = await uow.disclosures.list_for_member(MEMBER, mine, after=cursor, limit=1)
+
+        assert [replace(e, disclosure_id=None) for e in everything] == made[::-1]
+        assert rest == everything[1:2]
+
+    async def test_the_disclosure_log_returns_only_what_the_caller_may_read(
+        self, uow_factory: UowFactory, make_command: CommandBuilder
+    ) -> None:
+        await _disclosed(uow_factory, make_command, 1)
+        program = DisclosureVisibility(program_ids=frozenset({PROGRAM}))
+        others = [
+            DisclosureVisibility(member_ids=frozenset({"member-synthetic-002"})),
+            DisclosureVisibility(program_ids=frozenset({"program-other-test"})),
+        ]
+
+        async with uow_factory() as uow:
+            found = await uow.disclosures.list_for_member(MEMBER, program, after=None, limit=10)
+            hidden = [
+                await uow.disclosures.list_for_member(MEMBER, v, after=None, limit=10)
+                for v in others
+            ]
+
+        assert len(found) == 1
+        assert hidden == [[], []]
+
+
+async def _disclosed(
+    uow_factory: UowFactory, make_command: CommandBuilder, count: int
+) -> list[DisclosureEntry]:
+    """`count` referrals of MEMBER from PROGRAM, each disclosed under one consent, a minute
+    apart; the log entries, oldest first."""
+    consent = synthetic_consent()
+    entries = []
+    async with uow_factory() as uow:
+        await uow.consents.add(consent)
+        for n in range(count):
+            referral = a_referral(make_command, at=T0 + timedelta(minutes=n))
+            await uow.referrals.add(referral)
+            entries.append(log_entry(referral, consent, referral.create_time))
+            await uow.disclosures.add(entries[-1])
+        await uow.commit()
+    return entries
 
 
 def _changed(referral: Referral, to: Status, **changes: Any) -> ReferralStatusChanged:

@@ -33,6 +33,11 @@ _TERMS_PREFIX = "terms."
 _LIST_FIELDS = {"page_token": "cursor", "page_size": "limit"}
 
 
+def list_field_name(name: str) -> str:
+    """The HTTP name of a field of a member's listing (consents, disclosures)."""
+    return _LIST_FIELDS.get(name, name)
+
+
 def record_field_name(name: str) -> str:
     """The HTTP name of a RecordConsent field: the body is the terms themselves."""
     if name == "request_id":
@@ -75,9 +80,7 @@ class GrpcConsentsClient:
             page_size=query.limit,
             page_token=query.cursor or "",
         )
-        response = await self._call(
-            self._stub.ListConsents, request, caller, lambda n: _LIST_FIELDS.get(n, n)
-        )
+        response = await self._call(self._stub.ListConsents, request, caller, list_field_name)
         return ConsentPage(
             items=[consent_from_proto(c) for c in response.consents],
             next_cursor=response.next_page_token or None,

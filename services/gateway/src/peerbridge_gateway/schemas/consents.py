@@ -129,8 +129,8 @@ class RevocationIn(BaseModel):
     )
 
 
-class ConsentListQuery(BaseModel):
-    """Query parameters of the consent list; unknown parameters are refused."""
+class MemberListQuery(BaseModel):
+    """Query parameters of a list of one member's records; unknown parameters are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -139,6 +139,10 @@ class ConsentListQuery(BaseModel):
     cursor: str | None = Field(
         default=None, min_length=1, description="`next_cursor` of the previous page."
     )
+
+
+class ConsentListQuery(MemberListQuery):
+    """Query parameters of the consent list."""
 
     def to_port(self) -> ConsentQuery:
         return ConsentQuery(

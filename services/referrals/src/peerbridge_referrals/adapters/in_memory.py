@@ -10,18 +10,20 @@ fails only if that transaction commits.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from uuid import UUID
 
 from ..domain.consent import Consent
 from ..domain.consent_access import ConsentVisibility
-from ..domain.disclosure import DisclosureEntry
+from ..domain.disclosure import DisclosureEntry, DisclosureVisibility
 from ..domain.events import DomainEvent, ReferralStatusChanged
 from ..domain.model import Referral
 from ..service_layer.audit import Access, DeniedAccessLog
 from ..service_layer.repository import (
     ConsentRepository,
     Cursor,
+    DisclosureCursor,
     DisclosureLog,
     DuplicateConsentRequest,
     DuplicateRequestId,
@@ -190,11 +192,41 @@ class InMemoryConsentRepository(ConsentRepository):
 
 
 class InMemoryDisclosureLog(DisclosureLog):
-    def __init__(self) -> None:
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
         self.written: list[DisclosureEntry] = []
 
     async def add(self, entry: DisclosureEntry) -> None:
         self.written.append(entry)
+
+    async def list_for_member(
+        self,
+        member_id: str,
+        visible_to: DisclosureVisibility,
+        *,
+        after: DisclosureCursor | None,
+        limit: int,
+    ) -> list[DisclosureEntry]:
+        referrals = self._store.referrals
+        found = [
+            e
+            for e in self._store.disclosures
+            if e.subject_member_id == member_id
+            and visible_to.admits(e, referrals[UUID(e.referral_id)].requester.organization_id)
+            and (after is None or _log_position(e) < (after.disclosed_at, after.disclosure_id))
+        ]
+        found.sort(key=_log_position, reverse=True)
+        return found[:limit]
+
+    def commit(self) -> None:
+        """Store what was written, numbered in order as an identity column would."""
+        stored = self._store.disclosures
+        for entry in self.written:
+            stored.append(replace(entry, disclosure_id=len(stored) + 1))
+
+
+def _log_position(entry: DisclosureEntry) -> tuple[datetime, int]:
+    return (entry.disclosed_at, entry.disclosure_id or 0)
 
 
 class InMemoryUnitOfWork(UnitOfWork):
@@ -206,14 +238,14 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.store = store
         self.referrals = InMemoryReferralRepository(store)
         self.consents = InMemoryConsentRepository(store)
-        self.disclosures = InMemoryDisclosureLog()
+        self.disclosures = InMemoryDisclosureLog(store)
         self._pending_events: list[DomainEvent] = []
         self._pending_accesses: list[Access] = []
 
     async def _begin(self) -> None:
         self.referrals = InMemoryReferralRepository(self.store)
         self.consents = InMemoryConsentRepository(self.store)
-        self.disclosures = InMemoryDisclosureLog()
+        self.disclosures = InMemoryDisclosureLog(self.store)
         self._forget_pending()
 
     async def _end(self) -> None:
@@ -238,7 +270,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.store.referrals.update(self.referrals.added)
         self.store.status_changes.extend(self.referrals.status_changes)
         self.store.consents.update(self.consents.written)
-        self.store.disclosures.extend(self.disclosures.written)
+        self.disclosures.commit()
         self.referrals.settle_claims(committed=True)
         self.store.published.extend(self._pending_events)
         self.store.audited.extend(self._pending_accesses)

@@ -18,10 +18,11 @@ from ..domain.consent import (
     RecipientClass,
 )
 from ..domain.consent_access import ConsentVisibility
-from ..domain.disclosure import DisclosureEntry
+from ..domain.disclosure import DisclosureEntry, DisclosureVisibility
 from ..service_layer.repository import (
     ConsentRepository,
     Cursor,
+    DisclosureCursor,
     DisclosureLog,
     DuplicateConsentRequest,
     StaleVersion,
@@ -222,3 +223,50 @@ class PostgresDisclosureLog(DisclosureLog):
             entry.description,
             entry.disclosed_at,
         )
+
+    async def list_for_member(
+        self,
+        member_id: str,
+        visible_to: DisclosureVisibility,
+        *,
+        after: DisclosureCursor | None,
+        limit: int,
+    ) -> list[DisclosureEntry]:
+        # The disclosing program is the referral's requester; visibility is in the query,
+        # so a page is never cut short.
+        arguments: list[Any] = [
+            member_id,
+            sorted(visible_to.member_ids),
+            sorted(visible_to.program_ids),
+            limit,
+        ]
+        keyset = ""
+        if after is not None:
+            arguments += [after.disclosed_at, after.disclosure_id]
+            keyset = "AND (d.disclosed_at, d.disclosure_id) < ($5, $6)"
+        rows = await self._connection.fetch(
+            f"""SELECT d.* FROM disclosure_log d
+            JOIN referrals r ON r.referral_id = d.referral_id
+            WHERE d.subject_member_id = $1
+              AND (d.subject_member_id = ANY($2::text[])
+                   OR r.requester_organization_id = ANY($3::text[]))
+              {keyset}
+            ORDER BY d.disclosed_at DESC, d.disclosure_id DESC LIMIT $4""",
+            *arguments,
+        )
+        return [_disclosure(row) for row in rows]
+
+
+def _disclosure(row: asyncpg.Record) -> DisclosureEntry:
+    return DisclosureEntry(
+        referral_id=str(row["referral_id"]),
+        referral_version=row["referral_version"],
+        subject_member_id=row["subject_member_id"],
+        recipient_organization_id=row["recipient_organization_id"],
+        consent_id=str(row["consent_id"]),
+        purpose=ConsentPurpose[row["purpose"]],
+        category=InformationCategory(row["category"]),
+        description=row["description"],
+        disclosed_at=row["disclosed_at"],
+        disclosure_id=row["disclosure_id"],
+    )

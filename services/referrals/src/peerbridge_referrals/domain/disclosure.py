@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from peerbridge_platform.auth.principal import Principal, Role
+
 from .consent import Consent, ConsentPurpose, InformationCategory, RecipientClass, covers
 from .model import Referral
 from .values import PartyKind
@@ -91,6 +93,8 @@ class DisclosureEntry:
     category: InformationCategory
     description: str
     disclosed_at: datetime
+    # Given by the log when the entry is stored; None before.
+    disclosure_id: int | None = None
 
 
 def log_entry(referral: Referral, consent: Consent, at: datetime) -> DisclosureEntry:
@@ -105,3 +109,36 @@ def log_entry(referral: Referral, consent: Consent, at: datetime) -> DisclosureE
         description=FULL_VIEW_DESCRIPTION,
         disclosed_at=at,
     )
+
+
+# Program staff who answer for the program's disclosures to its members.
+_LOG_READERS = frozenset({Role.COORDINATOR, Role.SUPERVISOR})
+
+
+@dataclass(frozen=True)
+class DisclosureVisibility:
+    """The log entries a caller may read: the member's own, or those the caller's program
+    made (matched against the referral's requesting organization, which disclosed it)."""
+
+    member_ids: frozenset[str] = frozenset()
+    program_ids: frozenset[str] = frozenset()
+
+    def admits(self, entry: DisclosureEntry, disclosing_organization_id: str) -> bool:
+        return (
+            entry.subject_member_id in self.member_ids
+            or disclosing_organization_id in self.program_ids
+        )
+
+    def may_cover_member(self, member_id: str) -> bool:
+        """False when the caller could only ever read another member's log than
+        `member_id`'s: asking for it is an attempt on someone else's records."""
+        return bool(self.program_ids) or member_id in self.member_ids
+
+
+def disclosure_visibility(principal: Principal) -> DisclosureVisibility:
+    members = frozenset({principal.subject}) if principal.has_role(Role.MEMBER) else frozenset()
+    programs: frozenset[str] = frozenset()
+    organization = principal.organization_id
+    if organization is not None and not principal.roles.isdisjoint(_LOG_READERS):
+        programs = frozenset({organization})
+    return DisclosureVisibility(members, programs)

@@ -73,6 +73,13 @@ class ReferralsServicer(service_grpc.ReferralsServiceServicer):
         page = await self._application.list_consents(translate.list_consents_query(request))
         return translate.list_consents_response(page)
 
+    async def ListDisclosures(
+        self, request: service_pb2.ListDisclosuresRequest, context: Any
+    ) -> service_pb2.ListDisclosuresResponse:
+        query = translate.list_disclosures_query(request)
+        page = await self._application.list_disclosures(query)
+        return translate.list_disclosures_response(page)
+
 
 def referrals_registration(application: ReferralsApplication) -> ServiceRegistration:
     servicer = ReferralsServicer(application)

@@ -6,7 +6,7 @@ from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
 from peerbridge.referrals.v1 import referrals_service_pb2 as service_pb2
 
 from ..adapters.consent_protobuf import terms_from_proto, to_proto_consent
-from ..adapters.protobuf_values import to_proto_referral, value_name_from_proto
+from ..adapters.protobuf_values import to_proto_referral, to_timestamp, value_name_from_proto
 from ..domain.commands import (
     CreateReferral,
     PartyInput,
@@ -14,12 +14,15 @@ from ..domain.commands import (
     RevokeConsent,
     UpdateReferralStatus,
 )
+from ..domain.disclosure import DisclosureEntry
 from ..domain.values import Category, Direction, PartyKind, Priority, Status, StatusReasonCategory
 from ..service_layer.queries import (
     ConsentPage,
+    DisclosurePage,
     GetConsent,
     GetReferral,
     ListConsents,
+    ListDisclosures,
     ListReferrals,
     ReferralPage,
 )
@@ -111,4 +114,32 @@ def list_consents_response(page: ConsentPage) -> service_pb2.ListConsentsRespons
     return service_pb2.ListConsentsResponse(
         consents=[to_proto_consent(c) for c in page.consents],
         next_page_token=page.next_page_token,
+    )
+
+
+def list_disclosures_query(request: service_pb2.ListDisclosuresRequest) -> ListDisclosures:
+    return ListDisclosures(
+        subject_member_id=request.subject_member_id,
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def list_disclosures_response(page: DisclosurePage) -> service_pb2.ListDisclosuresResponse:
+    return service_pb2.ListDisclosuresResponse(
+        disclosures=[to_proto_disclosure(d) for d in page.disclosures],
+        next_page_token=page.next_page_token,
+    )
+
+
+def to_proto_disclosure(entry: DisclosureEntry) -> service_pb2.Disclosure:
+    return service_pb2.Disclosure(
+        disclosure_id=str(entry.disclosure_id or ""),
+        referral_id=entry.referral_id,
+        recipient_organization_id=entry.recipient_organization_id,
+        consent_id=entry.consent_id,
+        purpose=entry.purpose.code,
+        category=entry.category.value,
+        description=entry.description,
+        disclosed_at=to_timestamp(entry.disclosed_at),
     )

@@ -10,10 +10,19 @@ from peerbridge_platform.auth.context import require_principal
 from ..domain.commands import CreateReferral, RecordConsent, RevokeConsent, UpdateReferralStatus
 from ..domain.consent import Consent
 from ..domain.model import Referral
-from . import consent_handlers, handlers
+from . import consent_handlers, disclosure_handlers, handlers
 from .audit import DeniedAccessLog
 from .pagination import PageLimits
-from .queries import ConsentPage, GetConsent, GetReferral, ListConsents, ListReferrals, ReferralPage
+from .queries import (
+    ConsentPage,
+    DisclosurePage,
+    GetConsent,
+    GetReferral,
+    ListConsents,
+    ListDisclosures,
+    ListReferrals,
+    ReferralPage,
+)
 from .unit_of_work import UnitOfWork
 
 
@@ -90,6 +99,15 @@ class ReferralsApplication:
 
     async def list_consents(self, query: ListConsents) -> ConsentPage:
         return await consent_handlers.list_consents(
+            query,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            limits=self.page_limits,
+        )
+
+    async def list_disclosures(self, query: ListDisclosures) -> DisclosurePage:
+        return await disclosure_handlers.list_disclosures(
             query,
             self.uow_factory(),
             caller=require_principal(),

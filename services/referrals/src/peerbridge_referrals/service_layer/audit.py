@@ -24,6 +24,9 @@ CONSENT = "consent"
 CONSENT_RECORD = "consent.record"
 CONSENT_REVOKE = "consent.revoke"
 CONSENT_READ = "consent.read"
+# A read of a member's accounting of disclosures: one record per page, with no resource id.
+DISCLOSURE_LOG = "disclosure_log"
+DISCLOSURE_LIST = "disclosure.list"
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,10 @@ from ..domain.consent import (
 )
 from ..domain.consent_access import consent_visibility, manage_scope, may_manage
 from ..domain.events import ConsentGiven, ConsentRevoked
-from ..domain.rules import OPAQUE_ID_RULE, check_opaque_id, is_opaque_id
+from ..domain.rules import OPAQUE_ID_RULE, is_opaque_id
 from .audit import CONSENT, CONSENT_READ, CONSENT_RECORD, CONSENT_REVOKE, Access, DeniedAccessLog
 from .handlers import Clock, IdFactory, parse_uuid, require_scope
-from .pagination import PageLimits, decode_page_token, encode_page_token
+from .pagination import PageLimits, check_member_listing, decode_page_token, encode_page_token
 from .queries import ConsentPage, GetConsent, ListConsents
 from .repository import Cursor, DuplicateConsentRequest, ReferralFilter, StaleVersion
 from .unit_of_work import UnitOfWork
@@ -201,12 +201,7 @@ async def list_consents(
     limits: PageLimits,
 ) -> ConsentPage:
     """One page of the member's consents the caller may see, newest first."""
-    violations: list[FieldViolation] = []
-    check_opaque_id("subject_member_id", query.subject_member_id, violations)
-    if query.page_size < 0:
-        violations.append(FieldViolation("page_size", "must not be negative"))
-    if violations:
-        raise InvalidArgument("the listing request is not valid", violations)
+    check_member_listing(query.subject_member_id, query.page_size)
     member = query.subject_member_id
     purpose = purpose_of_use(caller)
     attempt = _access(CONSENT_READ, None, purpose, member=member)

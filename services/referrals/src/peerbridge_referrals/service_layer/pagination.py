@@ -17,6 +17,7 @@ from uuid import UUID
 
 from peerbridge_platform.errors import FieldViolation, InvalidArgument
 
+from ..domain.rules import check_opaque_id
 from .repository import Cursor, ReferralFilter
 
 _TOKEN_VERSION = 1
@@ -30,6 +31,17 @@ class PageLimits:
     def size_for(self, requested: int) -> int:
         """The page size to use for a non-negative request: the default for 0, capped."""
         return min(requested or self.default_size, self.max_size)
+
+
+def check_member_listing(subject_member_id: str, page_size: int) -> None:
+    """Refuse a listing of one member's records (consents, disclosures), naming each bad
+    field."""
+    violations: list[FieldViolation] = []
+    check_opaque_id("subject_member_id", subject_member_id, violations)
+    if page_size < 0:
+        violations.append(FieldViolation("page_size", "must not be negative"))
+    if violations:
+        raise InvalidArgument("the listing request is not valid", violations)
 
 
 def _fingerprint(where: ReferralFilter) -> str:

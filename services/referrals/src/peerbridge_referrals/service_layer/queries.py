@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain.consent import Consent
+from ..domain.disclosure import DisclosureEntry
 from ..domain.model import Referral
 
 
@@ -43,4 +44,17 @@ class ListConsents:
 @dataclass(frozen=True)
 class ConsentPage:
     consents: list[Consent]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class ListDisclosures:
+    subject_member_id: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class DisclosurePage:
+    disclosures: list[DisclosureEntry]
     next_page_token: str

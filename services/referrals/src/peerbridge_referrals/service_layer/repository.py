@@ -10,7 +10,7 @@ from uuid import UUID
 from ..domain.access_rules import Visibility
 from ..domain.consent import Consent
 from ..domain.consent_access import ConsentVisibility
-from ..domain.disclosure import DisclosureEntry
+from ..domain.disclosure import DisclosureEntry, DisclosureVisibility
 from ..domain.events import ReferralStatusChanged
 from ..domain.model import Referral
 from ..domain.values import Status
@@ -129,3 +129,24 @@ class DisclosureLog(abc.ABC):
 
     @abc.abstractmethod
     async def add(self, entry: DisclosureEntry) -> None: ...
+
+    @abc.abstractmethod
+    async def list_for_member(
+        self,
+        member_id: str,
+        visible_to: DisclosureVisibility,
+        *,
+        after: DisclosureCursor | None,
+        limit: int,
+    ) -> list[DisclosureEntry]:
+        """Up to `limit` of the member's entries the caller may read (the disclosing
+        organization being the referral's requester), newest first (by disclosure time,
+        then disclosure id), strictly after `after`; each with its `disclosure_id`."""
+
+
+@dataclass(frozen=True)
+class DisclosureCursor:
+    """A position in the log's newest-first order: the last entry of the previous page."""
+
+    disclosed_at: datetime
+    disclosure_id: int

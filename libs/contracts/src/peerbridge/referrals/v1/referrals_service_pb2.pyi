@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from peerbridge.referrals.v1 import referrals_consent_pb2 as _referrals_consent_pb2
 from peerbridge.referrals.v1 import referrals_resources_pb2 as _referrals_resources_pb2
@@ -496,3 +497,115 @@ class ListConsentsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListConsentsResponse: _TypeAlias = ListConsentsResponse  # noqa: Y015
+
+@_typing.final
+class ListDisclosuresRequest(_message.Message):
+    """Asks for one page of a member's accounting of disclosures."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    subject_member_id: _builtins.str
+    """The member whose disclosures to list; required."""
+    page_size: _builtins.int
+    """Largest number to return; zero means the server's default. Negative is invalid."""
+    page_token: _builtins.str
+    """Opaque cursor from a previous response; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        subject_member_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "subject_member_id", b"subject_member_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDisclosuresRequest: _TypeAlias = ListDisclosuresRequest  # noqa: Y015
+
+@_typing.final
+class ListDisclosuresResponse(_message.Message):
+    """One page of disclosures."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISCLOSURES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Cursor for the next page; empty when this is the last page."""
+    @_builtins.property
+    def disclosures(self) -> _containers.RepeatedCompositeFieldContainer[Global___Disclosure]:
+        """The disclosures on this page, newest first."""
+
+    def __init__(
+        self,
+        *,
+        disclosures: _abc.Iterable[Global___Disclosure] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["disclosures", b"disclosures", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDisclosuresResponse: _TypeAlias = ListDisclosuresResponse  # noqa: Y015
+
+@_typing.final
+class Disclosure(_message.Message):
+    """One entry of the accounting of disclosures: who received what of the
+    member's records, when, and under which consent.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISCLOSURE_ID_FIELD_NUMBER: _builtins.int
+    REFERRAL_ID_FIELD_NUMBER: _builtins.int
+    RECIPIENT_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    CONSENT_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    DISCLOSED_AT_FIELD_NUMBER: _builtins.int
+    disclosure_id: _builtins.str
+    """Identifier of the entry in the log."""
+    referral_id: _builtins.str
+    """The referral whose details were disclosed (a UUID)."""
+    recipient_organization_id: _builtins.str
+    """The organization that received them."""
+    consent_id: _builtins.str
+    """The member's consent the disclosure was made under (a UUID)."""
+    purpose: _builtins.str
+    """The HL7 v3 PurposeOfUse code of the disclosure, e.g. "TREAT"."""
+    category: _builtins.str
+    """The category of information disclosed, e.g. "referral_details"."""
+    description: _builtins.str
+    """A brief description of what was disclosed (no clinical detail)."""
+    @_builtins.property
+    def disclosed_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was disclosed."""
+
+    def __init__(
+        self,
+        *,
+        disclosure_id: _builtins.str = ...,
+        referral_id: _builtins.str = ...,
+        recipient_organization_id: _builtins.str = ...,
+        consent_id: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        category: _builtins.str = ...,
+        description: _builtins.str = ...,
+        disclosed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["disclosed_at", b"disclosed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "consent_id", b"consent_id", "description", b"description", "disclosed_at", b"disclosed_at", "disclosure_id", b"disclosure_id", "purpose", b"purpose", "recipient_organization_id", b"recipient_organization_id", "referral_id", b"referral_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Disclosure: _TypeAlias = Disclosure  # noqa: Y015

@@ -79,6 +79,11 @@ class ReferralsServiceStub:
                 request_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsRequest.SerializeToString,
                 response_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsResponse.FromString,
                 _registered_method=True)
+        self.ListDisclosures = channel.unary_unary(
+                '/peerbridge.referrals.v1.ReferralsService/ListDisclosures',
+                request_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListDisclosuresRequest.SerializeToString,
+                response_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListDisclosuresResponse.FromString,
+                _registered_method=True)
 
 
 class ReferralsServiceServicer:
@@ -165,6 +170,17 @@ class ReferralsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDisclosures(self, request, context):
+        """Lists one member's accounting of disclosures (42 CFR 2.24), newest first,
+        one page at a time: each full view of a referral sent to its recipient
+        under the member's consent. Allowed to the member themselves and to
+        coordinators and supervisors of the disclosing program; anyone else gets
+        an empty page (the attempt is audited). INVALID_ARGUMENT for bad fields.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReferralsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -207,6 +223,11 @@ def add_ReferralsServiceServicer_to_server(servicer, server):
                     servicer.ListConsents,
                     request_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsRequest.FromString,
                     response_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsResponse.SerializeToString,
+            ),
+            'ListDisclosures': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDisclosures,
+                    request_deserializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListDisclosuresRequest.FromString,
+                    response_serializer=peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListDisclosuresResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,6 +451,33 @@ class ReferralsService:
             '/peerbridge.referrals.v1.ReferralsService/ListConsents',
             peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsRequest.SerializeToString,
             peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListConsentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDisclosures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peerbridge.referrals.v1.ReferralsService/ListDisclosures',
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListDisclosuresRequest.SerializeToString,
+            peerbridge_dot_referrals_dot_v1_dot_referrals__service__pb2.ListDisclosuresResponse.FromString,
             options,
             channel_credentials,
             insecure,

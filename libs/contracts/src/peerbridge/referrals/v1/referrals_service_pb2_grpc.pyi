@@ -79,6 +79,13 @@ class ReferralsServiceStub:
     """
     ListConsents: _grpc.UnaryUnaryMultiCallable[_referrals_service_pb2.ListConsentsRequest, _referrals_service_pb2.ListConsentsResponse]
     """Lists one member's consents the caller may see, newest first, one page at a time."""
+    ListDisclosures: _grpc.UnaryUnaryMultiCallable[_referrals_service_pb2.ListDisclosuresRequest, _referrals_service_pb2.ListDisclosuresResponse]
+    """Lists one member's accounting of disclosures (42 CFR 2.24), newest first,
+    one page at a time: each full view of a referral sent to its recipient
+    under the member's consent. Allowed to the member themselves and to
+    coordinators and supervisors of the disclosing program; anyone else gets
+    an empty page (the attempt is audited). INVALID_ARGUMENT for bad fields.
+    """
 
 @_typing.type_check_only
 class ReferralsServiceAsyncStub(ReferralsServiceStub):
@@ -131,6 +138,13 @@ class ReferralsServiceAsyncStub(ReferralsServiceStub):
     """
     ListConsents: _aio.UnaryUnaryMultiCallable[_referrals_service_pb2.ListConsentsRequest, _referrals_service_pb2.ListConsentsResponse]  # type: ignore[assignment]
     """Lists one member's consents the caller may see, newest first, one page at a time."""
+    ListDisclosures: _aio.UnaryUnaryMultiCallable[_referrals_service_pb2.ListDisclosuresRequest, _referrals_service_pb2.ListDisclosuresResponse]  # type: ignore[assignment]
+    """Lists one member's accounting of disclosures (42 CFR 2.24), newest first,
+    one page at a time: each full view of a referral sent to its recipient
+    under the member's consent. Allowed to the member themselves and to
+    coordinators and supervisors of the disclosing program; anyone else gets
+    an empty page (the attempt is audited). INVALID_ARGUMENT for bad fields.
+    """
 
 class ReferralsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Creates and reads referrals between peer support programs and clinics.
@@ -228,5 +242,18 @@ class ReferralsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_referrals_service_pb2.ListConsentsResponse, _abc.Awaitable[_referrals_service_pb2.ListConsentsResponse]]:
         """Lists one member's consents the caller may see, newest first, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def ListDisclosures(
+        self,
+        request: _referrals_service_pb2.ListDisclosuresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_referrals_service_pb2.ListDisclosuresResponse, _abc.Awaitable[_referrals_service_pb2.ListDisclosuresResponse]]:
+        """Lists one member's accounting of disclosures (42 CFR 2.24), newest first,
+        one page at a time: each full view of a referral sent to its recipient
+        under the member's consent. Allowed to the member themselves and to
+        coordinators and supervisors of the disclosing program; anyone else gets
+        an empty page (the attempt is audited). INVALID_ARGUMENT for bad fields.
+        """
 
 def add_ReferralsServiceServicer_to_server(servicer: ReferralsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
