@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
@@ -137,15 +139,28 @@ async def test_a_valid_token_makes_the_principal_current(
     assert current_principal() is None  # nothing leaks to the client's context
 
 
+async def access_log_line(logs: list[dict[str, Any]], patience_s: float = 5.0) -> dict[str, Any]:
+    """The one `grpc call` line, waiting for it (bounded)."""
+    for _ in range(int(patience_s / 0.02)):
+        lines = [entry for entry in logs if entry["event"] == "grpc call"]
+        if lines:
+            (line,) = lines
+            return line
+        await asyncio.sleep(0.02)
+    raise AssertionError("no access log line")
+
+
 async def test_a_missing_token_is_unauthenticated(
     channel: grpc.aio.Channel, servicer: Referrals
 ) -> None:
-    with capture_logs() as logs, pytest.raises(grpc.aio.AioRpcError) as caught:
-        await Stub(channel).GetReferral(get())
+    with capture_logs() as logs:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await Stub(channel).GetReferral(get())
+        # The server logs the call once the client already has its status.
+        line = await access_log_line(logs)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert caught.value.details() == "missing bearer token"
     assert servicer.seen == []
-    [line] = [entry for entry in logs if entry["event"] == "grpc call"]
     assert line["code"] == "UNAUTHENTICATED"
 
 

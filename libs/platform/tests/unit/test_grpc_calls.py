@@ -178,12 +178,14 @@ async def test_unexpected_errors_become_internal_without_details(
 
 async def test_every_call_gets_one_access_log_line(stub: Stub, servicer: ScriptedReferrals) -> None:
     servicer.error = errors.NotFound("no such referral")
-    with (
-        capture_logs() as logs,
-        call_context(request_id="req-log", caller=None),
-        pytest.raises(grpc.aio.AioRpcError),
-    ):
-        await stub.GetReferral(get())
+    with capture_logs() as logs:
+        with call_context(request_id="req-log", caller=None), pytest.raises(grpc.aio.AioRpcError):
+            await stub.GetReferral(get())
+        # The server logs the call once the client already has its status.
+        for _ in range(250):
+            if any(e["event"] == "grpc call" for e in logs):
+                break
+            await asyncio.sleep(0.02)
     [line] = [e for e in logs if e["event"] == "grpc call"]
     assert line["method"] == f"/{SERVICE_NAME}/GetReferral"
     assert line["code"] == "NOT_FOUND"
