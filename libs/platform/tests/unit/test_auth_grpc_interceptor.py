@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 import pytest
@@ -40,6 +38,8 @@ from peerbridge_platform.grpc import (
     start_server,
 )
 from peerbridge_platform.grpc.auth_interceptor import authenticated_server_interceptors
+
+from .access_log import access_log_line
 
 SERVICE_NAME = referrals_service_pb2.DESCRIPTOR.services_by_name["ReferralsService"].full_name
 ISSUER = "https://identity.peerbridge.test"
@@ -137,17 +137,6 @@ async def test_a_valid_token_makes_the_principal_current(
     assert seen.peer is not None
     assert seen.peer.startswith("ipv4:127.0.0.1:")
     assert current_principal() is None  # nothing leaks to the client's context
-
-
-async def access_log_line(logs: list[dict[str, Any]], patience_s: float = 5.0) -> dict[str, Any]:
-    """The one `grpc call` line, waiting for it (bounded)."""
-    for _ in range(int(patience_s / 0.02)):
-        lines = [entry for entry in logs if entry["event"] == "grpc call"]
-        if lines:
-            (line,) = lines
-            return line
-        await asyncio.sleep(0.02)
-    raise AssertionError("no access log line")
 
 
 async def test_a_missing_token_is_unauthenticated(

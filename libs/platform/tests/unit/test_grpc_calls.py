@@ -31,6 +31,8 @@ from peerbridge_platform.grpc import (
     wait_for_serving,
 )
 
+from .access_log import access_log_line
+
 SERVICE_NAME = referrals_service_pb2.DESCRIPTOR.services_by_name["ReferralsService"].full_name
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -182,11 +184,7 @@ async def test_every_call_gets_one_access_log_line(stub: Stub, servicer: Scripte
         with call_context(request_id="req-log", caller=None), pytest.raises(grpc.aio.AioRpcError):
             await stub.GetReferral(get())
         # The server logs the call once the client already has its status.
-        for _ in range(250):
-            if any(e["event"] == "grpc call" for e in logs):
-                break
-            await asyncio.sleep(0.02)
-    [line] = [e for e in logs if e["event"] == "grpc call"]
+        line = await access_log_line(logs)
     assert line["method"] == f"/{SERVICE_NAME}/GetReferral"
     assert line["code"] == "NOT_FOUND"
     assert line["request_id"] == "req-log"

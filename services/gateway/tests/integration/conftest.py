@@ -298,3 +298,10 @@ def spawn_process() -> Iterator[Spawn]:
 def new_database(postgres_admin_url: str) -> FreshDatabase:
     """`async with new_database() as url`: a fresh database, dropped at the end of the block."""
     return lambda: fresh_database(postgres_admin_url)
+
+
+@pytest.fixture
+async def anonymous(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway that sends no token unless a request names one."""
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        yield client

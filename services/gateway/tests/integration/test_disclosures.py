@@ -4,25 +4,17 @@ lists the one disclosure naming the clinic; another member lists nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from ..conftest import TEST_PROGRAM, synthetic_consent, synthetic_referral
-from .conftest import RunningGateway, TokenIssuer
+from .conftest import TokenIssuer
 from .test_consents import RECIPIENT_CLINIC, member
 from .test_fhir_inbound import ehr_client
 
 pytestmark = pytest.mark.integration
 
 MEMBER = "member-test-disclosed"
-
-
-@pytest.fixture
-async def anonymous(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        yield client
 
 
 async def test_the_member_lists_the_disclosure_to_the_clinic(

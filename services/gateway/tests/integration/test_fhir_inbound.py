@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,17 +13,11 @@ from peerbridge_platform.auth import Role
 from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
 
 from ..conftest import FHIR_JSON, ORDER, OTHER_CLINIC
-from .conftest import RunningGateway, TokenIssuer
+from .conftest import TokenIssuer
 
 pytestmark = pytest.mark.integration
 
 CLINIC = "clinic-test-northside"
-
-
-@pytest.fixture
-async def anonymous(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        yield client
 
 
 def ehr_client(issuer: TokenIssuer, organization: str) -> dict[str, str]:

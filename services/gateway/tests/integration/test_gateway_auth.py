@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -37,13 +36,6 @@ pytestmark = pytest.mark.integration
 
 # The synthetic referrals' recipient (tests/conftest.py).
 RECIPIENT_CLINIC = "clinic-test-northside"
-
-
-@pytest.fixture
-async def anonymous(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the gateway that sends no token unless a request names one."""
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        yield client
 
 
 def clinician_of(issuer: TokenIssuer, organization: str) -> dict[str, str]:

@@ -3,7 +3,6 @@ lifecycle rules (who sets what, from where), answered as HTTP problems."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,17 +12,11 @@ from peerbridge_platform.auth import Role
 from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
 
 from ..conftest import OTHER_CLINIC, ReferralBody
-from .conftest import RunningGateway, TokenIssuer
+from .conftest import TokenIssuer
 
 pytestmark = pytest.mark.integration
 
 RECIPIENT_CLINIC = "clinic-test-northside"
-
-
-@pytest.fixture
-async def anonymous(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        yield client
 
 
 def clinician(issuer: TokenIssuer, organization: str = RECIPIENT_CLINIC) -> dict[str, str]:
