@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from peerbridge_platform.auth import KeySet, Role, SigningKey, issue_access_token
-from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
+from peerbridge_platform.auth.scopes import CONSENTS_WRITE, REFERRALS_READ, REFERRALS_WRITE
 from peerbridge_platform.crypto import new_key_entry
 
 ReferralBody = Callable[..., dict[str, Any]]
@@ -83,7 +83,8 @@ def encryption_keys() -> str:
 @dataclass
 class TokenMinter:
     """Signs access tokens as identity would. By default the caller is a coordinator of the
-    synthetic referrals' program, holding the referral scopes."""
+    synthetic referrals' program, holding the referral scopes and consents.write, as its
+    role does (ROLE_SCOPES)."""
 
     key_set: KeySet
     issuer: str
@@ -91,7 +92,7 @@ class TokenMinter:
 
     def mint(
         self,
-        scopes: Iterable[str] = (REFERRALS_READ, REFERRALS_WRITE),
+        scopes: Iterable[str] = (REFERRALS_READ, REFERRALS_WRITE, CONSENTS_WRITE),
         subject: str = "person-test-coordinator",
         roles: Iterable[Role] = (Role.COORDINATOR,),
         organization_id: str | None = TEST_PROGRAM,

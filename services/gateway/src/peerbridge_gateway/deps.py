@@ -8,8 +8,6 @@ from fastapi import Depends, Header, Request, Security
 from fastapi.params import Security as SecurityParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from peerbridge_platform.auth import Role
-from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
 from peerbridge_platform.grpc import Caller
 
 from .authentication import SCHEME_NAME, Authenticated
@@ -111,23 +109,6 @@ async def _check_scopes(
     )
 
 
-async def _check_consent_change_scopes(
-    request: Request,
-    resources: Resources,
-    security_scopes: SecurityScopes,
-    auth: Annotated[Authenticated, Depends(authenticated)],
-) -> None:
-    required = tuple(security_scopes.scopes)
-    if auth.principal.has_role(Role.MEMBER):
-        # Consenting and revoking are the member's own decisions, and a member's role carries
-        # no referrals.write: their read scope is enough here. The referrals service still
-        # asks for write unless the consent is the member's own.
-        required = tuple(REFERRALS_READ if s == REFERRALS_WRITE else s for s in required)
-    await resources.authenticator.authorize(
-        auth.principal, required, route=route_of(request), client_address=_origin(request)
-    )
-
-
 def _origin(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -140,13 +121,6 @@ def require_scopes(*scopes: str) -> SecurityParam:
     """A route dependency: the token holds every one of `scopes`, else 403
     (`insufficient_scope`). The scopes also appear in the OpenAPI document."""
     dependency: SecurityParam = Security(_check_scopes, scopes=list(scopes))
-    return dependency
-
-
-def require_consent_change_scopes() -> SecurityParam:
-    """A route dependency for recording or revoking a consent: referrals.write, or
-    referrals.read for a member (else 403 `insufficient_scope`)."""
-    dependency: SecurityParam = Security(_check_consent_change_scopes, scopes=[REFERRALS_WRITE])
     return dependency
 
 

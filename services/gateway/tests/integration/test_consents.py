@@ -4,16 +4,14 @@ missing 2.31 element is a 400 naming the field."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from peerbridge_platform.auth import Role
-from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
+from peerbridge_platform.auth.scopes import CONSENTS_WRITE, REFERRALS_READ, REFERRALS_WRITE
 
 from ..conftest import OTHER_CLINIC, synthetic_consent
-from .conftest import RunningGateway, TokenIssuer
+from .conftest import TokenIssuer
 
 pytestmark = pytest.mark.integration
 
@@ -21,16 +19,13 @@ RECIPIENT_CLINIC = "clinic-test-northside"
 MEMBER = "member-test-consenting"
 
 
-@pytest.fixture
-async def anonymous(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        yield client
-
-
 def member(issuer: TokenIssuer, subject: str = MEMBER) -> dict[str, str]:
-    # A member's role carries referrals.read only (ROLE_SCOPES); that is enough for their own.
+    # What a member's role carries (ROLE_SCOPES): no referrals.write, but consents.write.
     return issuer.bearer(
-        subject=subject, roles=[Role.MEMBER], organization_id=None, scopes=[REFERRALS_READ]
+        subject=subject,
+        roles=[Role.MEMBER],
+        organization_id=None,
+        scopes=[REFERRALS_READ, CONSENTS_WRITE],
     )
 
 

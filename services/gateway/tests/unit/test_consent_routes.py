@@ -29,7 +29,7 @@ from peerbridge_gateway.clients.errors import ServiceError
 from peerbridge_gateway.clients.in_memory_consents import InMemoryConsents
 from peerbridge_gateway.schemas.consents import ConsentTermsBody
 from peerbridge_platform.auth import Role
-from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
+from peerbridge_platform.auth.scopes import CONSENTS_WRITE, REFERRALS_READ, REFERRALS_WRITE
 from peerbridge_platform.errors import FieldViolation
 
 from ..conftest import PROBLEM, synthetic_consent
@@ -207,14 +207,14 @@ async def test_reads_need_referrals_read(anonymous: httpx.AsyncClient, mint: Min
     assert read.json()["type"].endswith("/insufficient-scope")
 
 
-async def test_changes_need_referrals_write_except_for_a_member(
+async def test_changes_need_the_consent_scope_which_members_hold(
     anonymous: httpx.AsyncClient, mint: Mint, consents: InMemoryConsents
 ) -> None:
-    reader = {"Authorization": f"Bearer {mint(scopes=[REFERRALS_READ])}"}
+    reader = {"Authorization": f"Bearer {mint(scopes=[REFERRALS_READ, REFERRALS_WRITE])}"}
     member = {
         "Authorization": "Bearer "
         + mint(
-            scopes=[REFERRALS_READ],
+            scopes=[REFERRALS_READ, CONSENTS_WRITE],
             subject="member-test-mia",
             roles=[Role.MEMBER],
             organization_id=None,
@@ -236,10 +236,10 @@ async def test_changes_need_referrals_write_except_for_a_member(
     )
 
     assert (staff.status_code, staff_revoke.status_code) == (403, 403)
-    assert f'scope="{REFERRALS_WRITE}"' in staff.headers["www-authenticate"]
+    assert f'scope="{CONSENTS_WRITE}"' in staff.headers["www-authenticate"]
     assert (own.status_code, revoked.status_code) == (201, 200)
     assert unscoped.status_code == 403
-    assert f'scope="{REFERRALS_READ}"' in unscoped.headers["www-authenticate"]
+    assert f'scope="{CONSENTS_WRITE}"' in unscoped.headers["www-authenticate"]
     assert consents.record_calls == 1
 
 

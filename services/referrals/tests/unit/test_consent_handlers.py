@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from peerbridge_platform.auth import Principal, Role
-from peerbridge_platform.auth.scopes import REFERRALS_READ
+from peerbridge_platform.auth.scopes import CONSENTS_WRITE, REFERRALS_READ
 from peerbridge_platform.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from peerbridge_referrals.adapters.in_memory import (
     InMemoryDeniedAccessLog,
@@ -122,13 +122,15 @@ async def test_a_bad_consent_writes_nothing(store: InMemoryStore) -> None:
     assert store.commits == 0
 
 
-async def test_the_member_needs_only_their_read_scope_but_staff_need_write(
-    store: InMemoryStore,
-) -> None:
+async def test_changing_a_consent_needs_the_consent_scope(store: InMemoryStore) -> None:
     reader = replace(COORDINATOR, scopes=frozenset({REFERRALS_READ}))
     with pytest.raises(PermissionDenied):
         await record(store, reader)
-    member = replace(THE_MEMBER, scopes=frozenset({REFERRALS_READ}))
+    member_reading_only = replace(THE_MEMBER, scopes=frozenset({REFERRALS_READ}))
+    with pytest.raises(PermissionDenied):
+        await record(store, member_reading_only)
+    # A member holds consents.write (ROLE_SCOPES), though not referrals.write.
+    member = replace(THE_MEMBER, scopes=frozenset({REFERRALS_READ, CONSENTS_WRITE}))
     assert (await record(store, member)).status is ConsentStatus.ACTIVE
 
 

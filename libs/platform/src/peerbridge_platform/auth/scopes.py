@@ -18,6 +18,9 @@ PEOPLE_READ = "people.read"
 PEOPLE_WRITE = "people.write"
 QUALIFICATIONS_READ = "qualifications.read"
 QUALIFICATIONS_WRITE = "qualifications.write"
+# Recording and revoking a member's consent to disclose (42 CFR 2.31): the member's own
+# decision, so members hold it though they may not write referrals.
+CONSENTS_WRITE = "consents.write"
 ADMIN = "admin"
 
 ALL_SCOPES = frozenset(
@@ -28,17 +31,25 @@ ALL_SCOPES = frozenset(
         PEOPLE_WRITE,
         QUALIFICATIONS_READ,
         QUALIFICATIONS_WRITE,
+        CONSENTS_WRITE,
         ADMIN,
     }
 )
 
 # Least privilege: an administrator manages people and access, not clinical records.
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    Role.MEMBER: frozenset({PEOPLE_READ, PEOPLE_WRITE, REFERRALS_READ}),
+    Role.MEMBER: frozenset({PEOPLE_READ, PEOPLE_WRITE, REFERRALS_READ, CONSENTS_WRITE}),
     # qualifications.write: a supporter records their own certification (identity's rules
     # keep it to their own, pending until someone else verifies it).
     Role.PEER_SUPPORTER: frozenset(
-        {PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE, QUALIFICATIONS_READ, QUALIFICATIONS_WRITE}
+        {
+            PEOPLE_READ,
+            REFERRALS_READ,
+            REFERRALS_WRITE,
+            QUALIFICATIONS_READ,
+            QUALIFICATIONS_WRITE,
+            CONSENTS_WRITE,
+        }
     ),
     Role.CLINICIAN: frozenset({PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE}),
     Role.COORDINATOR: frozenset(
@@ -49,6 +60,7 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             REFERRALS_WRITE,
             QUALIFICATIONS_READ,
             QUALIFICATIONS_WRITE,
+            CONSENTS_WRITE,
         }
     ),
     Role.SUPERVISOR: frozenset(

@@ -11,13 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from peerbridge_platform.auth.scopes import REFERRALS_READ
+from peerbridge_platform.auth.scopes import CONSENTS_WRITE, REFERRALS_READ
 
 from ..deps import (
     Consents,
     CurrentCaller,
     Idempotent,
-    require_consent_change_scopes,
     require_scopes,
 )
 from ..problems import problem_responses
@@ -41,7 +40,7 @@ def build_router() -> APIRouter:
         summary="Record a member's consent to disclose (42 CFR 2.31)",
         status_code=201,
         response_model=ConsentOut,
-        dependencies=[require_consent_change_scopes()],
+        dependencies=[require_scopes(CONSENTS_WRITE)],
         responses=problem_responses(400, 401, 403, 409, 413, 415, 422, 500, 503, 504),
     )
     async def record_consent(
@@ -87,7 +86,7 @@ def build_router() -> APIRouter:
         name="revoke_consent",
         summary="Revoke a consent, at once",
         response_model=ConsentOut,
-        dependencies=[require_consent_change_scopes()],
+        dependencies=[require_scopes(CONSENTS_WRITE)],
         responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 500, 503, 504),
     )
     async def revoke_consent(

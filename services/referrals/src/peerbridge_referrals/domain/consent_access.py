@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from peerbridge_platform.auth.principal import Principal, Role
-from peerbridge_platform.auth.scopes import REFERRALS_READ, REFERRALS_WRITE
 
 from .consent import Consent, ConsentTerms
 
@@ -75,16 +74,3 @@ def may_manage(principal: Principal, terms: ConsentTerms) -> bool:
         principal.organization_id == terms.disclosing_organization_id
         and not principal.roles.isdisjoint(_PROGRAM_STAFF)
     )
-
-
-def manage_scope(principal: Principal, terms: ConsentTerms | None) -> str:
-    """The scope a consent change needs: `referrals.write`, except for a member acting on
-    their own consent, whose role carries no write scope on referrals; consenting and
-    revoking are the member's own decisions, so their read scope is enough."""
-    if (
-        terms is not None
-        and principal.has_role(Role.MEMBER)
-        and principal.subject == terms.subject_member_id
-    ):
-        return REFERRALS_READ
-    return REFERRALS_WRITE

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from peerbridge_platform.audit.model import PurposeOfUse
 from peerbridge_platform.auth.principal import Principal
-from peerbridge_platform.auth.scopes import REFERRALS_READ
+from peerbridge_platform.auth.scopes import CONSENTS_WRITE, REFERRALS_READ
 from peerbridge_platform.errors import (
     Conflict,
     FieldViolation,
@@ -31,7 +31,7 @@ from ..domain.consent import (
     revoke,
     validate_consent_terms,
 )
-from ..domain.consent_access import consent_visibility, manage_scope, may_manage
+from ..domain.consent_access import consent_visibility, may_manage
 from ..domain.events import ConsentGiven, ConsentRevoked
 from ..domain.rules import OPAQUE_ID_RULE, is_opaque_id
 from .audit import CONSENT, CONSENT_READ, CONSENT_RECORD, CONSENT_REVOKE, Access, DeniedAccessLog
@@ -79,7 +79,7 @@ async def record_consent(
     now = clock()
     terms = validate_consent_terms(command.terms, now=now)
     attempt = _access(CONSENT_RECORD, None, purpose, member=terms.subject_member_id)
-    await require_scope(caller, manage_scope(caller, terms), denials, attempt)
+    await require_scope(caller, CONSENTS_WRITE, denials, attempt)
     if not may_manage(caller, terms):
         reason = "only the member or staff of the disclosing program record a consent"
         await denials.record_denied(replace(attempt, reason=reason))
@@ -137,7 +137,7 @@ async def revoke_consent(
         why = "only the member or staff of the disclosing program revoke a consent"
         await denials.record_denied(replace(attempt, reason=why))
         raise PermissionDenied(why)
-    await require_scope(caller, manage_scope(caller, consent.terms), denials, attempt)
+    await require_scope(caller, CONSENTS_WRITE, denials, attempt)
     try:
         async with uow:
             current = await uow.consents.get(consent_id) or consent
