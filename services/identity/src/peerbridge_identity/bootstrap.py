@@ -60,9 +60,14 @@ def postgres_units_of_work(
 
 
 def token_issuer(
-    pool: asyncpg.Pool, signing_keys: SigningKeys, settings: IdentitySettings, clock: Clock
+    pool: asyncpg.Pool,
+    signing_keys: SigningKeys,
+    settings: IdentitySettings,
+    clock: Clock,
+    hasher: PasswordHasher,
 ) -> TokenIssuer:
-    """The token endpoint on `pool`: grants, lockout, throttle, client keys and audit."""
+    """The token endpoint on `pool`: grants, lockout, throttle, client keys and audit.
+    `hasher` is the application's: one argon2 setup (and decoy hash) per process."""
     policy = TokenPolicy(
         issuer=settings.token_issuer,
         audience=settings.token_audience,
@@ -83,7 +88,7 @@ def token_issuer(
     )
     return TokenIssuer(
         store=store,
-        hasher=Argon2Hasher(),
+        hasher=hasher,
         keys=signing_keys,
         assertions=assertions,
         audit=AuditorAuthenticationAudit(Auditor(SERVICE, pool=pool), pool),

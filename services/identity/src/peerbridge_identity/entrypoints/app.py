@@ -103,7 +103,7 @@ class IdentityProcess:
             signing_keys=signing_keys,
         )
         self.application = application
-        issuer = token_issuer(pool, signing_keys, settings, self._clock)
+        issuer = token_issuer(pool, signing_keys, settings, self._clock, application.hasher)
         # Our own tokens are verified with our own keys, straight from storage.
         verifier = self._verifier or TokenVerifier(
             settings.token_issuer, settings.token_audience, signing_keys
