@@ -21,6 +21,12 @@ QUALIFICATIONS_WRITE = "qualifications.write"
 # Recording and revoking a member's consent to disclose (42 CFR 2.31): the member's own
 # decision, so members hold it though they may not write referrals.
 CONSENTS_WRITE = "consents.write"
+# Crisis escalation: raising a risk flag (anyone of the program, the member about themselves)
+# and reading or acknowledging the program's flags (object rules narrow each call).
+RISK_FLAGS_READ = "risk_flags.read"
+RISK_FLAGS_WRITE = "risk_flags.write"
+# Linking a clinic's patient identifier to a member, enrolling one when none is linked.
+PATIENTS_LINK = "patients.link"
 ADMIN = "admin"
 
 ALL_SCOPES = frozenset(
@@ -32,13 +38,17 @@ ALL_SCOPES = frozenset(
         QUALIFICATIONS_READ,
         QUALIFICATIONS_WRITE,
         CONSENTS_WRITE,
+        RISK_FLAGS_READ,
+        RISK_FLAGS_WRITE,
+        PATIENTS_LINK,
         ADMIN,
     }
 )
 
 # Least privilege: an administrator manages people and access, not clinical records.
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    Role.MEMBER: frozenset({PEOPLE_READ, PEOPLE_WRITE, REFERRALS_READ, CONSENTS_WRITE}),
+    Role.MEMBER: frozenset({PEOPLE_READ, PEOPLE_WRITE, REFERRALS_READ, CONSENTS_WRITE})
+    | {RISK_FLAGS_READ, RISK_FLAGS_WRITE},
     # qualifications.write: a supporter records their own certification (identity's rules
     # keep it to their own, pending until someone else verifies it).
     Role.PEER_SUPPORTER: frozenset(
@@ -50,8 +60,10 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             QUALIFICATIONS_WRITE,
             CONSENTS_WRITE,
         }
-    ),
-    Role.CLINICIAN: frozenset({PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE}),
+    )
+    | {RISK_FLAGS_READ, RISK_FLAGS_WRITE},
+    Role.CLINICIAN: frozenset({PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE, PATIENTS_LINK})
+    | {RISK_FLAGS_READ, RISK_FLAGS_WRITE},
     Role.COORDINATOR: frozenset(
         {
             PEOPLE_READ,
@@ -62,10 +74,12 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             QUALIFICATIONS_WRITE,
             CONSENTS_WRITE,
         }
-    ),
+    )
+    | {RISK_FLAGS_READ, RISK_FLAGS_WRITE},
     Role.SUPERVISOR: frozenset(
         {PEOPLE_READ, REFERRALS_READ, QUALIFICATIONS_READ, QUALIFICATIONS_WRITE}
-    ),
+    )
+    | {RISK_FLAGS_READ, RISK_FLAGS_WRITE},
     Role.ADMIN: frozenset(
         {PEOPLE_READ, PEOPLE_WRITE, QUALIFICATIONS_READ, QUALIFICATIONS_WRITE, ADMIN}
     ),
