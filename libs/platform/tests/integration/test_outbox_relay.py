@@ -9,6 +9,8 @@ import sys
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
+from typing import Any
 
 import asyncpg
 import pytest
@@ -18,7 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from peerbridge.referrals.v1 import referrals_events_pb2
 from peerbridge_platform.envelope import envelope_for_proto
 from peerbridge_platform.migrations import apply_migrations
-from peerbridge_platform.outbox import OUTBOX_MIGRATIONS, OutboxRelay, enqueue
+from peerbridge_platform.outbox import OUTBOX_MIGRATIONS, Guard, OutboxRelay, enqueue
 
 pytestmark = pytest.mark.integration
 
@@ -275,5 +277,109 @@ async def test_enqueue_outside_a_transaction_is_refused(outbox_db: str) -> None:
         with pytest.raises(RuntimeError, match="inside the transaction"):
             await enqueue(connection, topic="t", envelope=envelope)
         assert await connection.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await connection.close()
+
+
+class PermitGuard:
+    """A guard over rows of `permits`: holds while the permit is active, locked FOR SHARE."""
+
+    async def holding(self, connection: asyncpg.Connection, guard_ids: Collection[str]) -> set[str]:
+        rows = await connection.fetch(
+            "SELECT id FROM permits WHERE id = ANY($1::text[]) AND active FOR SHARE",
+            list(guard_ids),
+        )
+        return {r["id"] for r in rows}
+
+    async def fell_back(self, connection: asyncpg.Connection, guard_ids: Collection[str]) -> None:
+        await connection.executemany(
+            "INSERT INTO fell_back (id) VALUES ($1)", [(g,) for g in guard_ids]
+        )
+
+
+@pytest.fixture
+async def permits_db(outbox_db: str) -> str:
+    connection = await asyncpg.connect(outbox_db)
+    try:
+        await connection.execute(
+            "CREATE TABLE permits (id text PRIMARY KEY, active boolean NOT NULL);"
+            "CREATE TABLE fell_back (id text NOT NULL)"
+        )
+    finally:
+        await connection.close()
+    return outbox_db
+
+
+async def write_guarded(connection: asyncpg.Connection, topic: str, key: str, seq: int) -> None:
+    """A ReferralCreated of version `seq` guarded by permit `key`; its fallback has version 0."""
+    async with connection.transaction():
+        envelope = envelope_for_proto(
+            referrals_events_pb2.ReferralCreated(referral_id=key, version=seq),
+            source="/test/outbox",
+            subject=key,
+        )
+        fallback = referrals_events_pb2.ReferralCreated(referral_id=key).SerializeToString()
+        await enqueue(connection, topic=topic, envelope=envelope, guard=Guard(key, fallback))
+
+
+async def relay_once(
+    database_url: str, bootstrap: str, topic: str, expected: int, **kw: Any
+) -> list[dict[str, object]]:
+    relay = OutboxRelay(database_url, bootstrap, name="guard", **kw)
+    await relay.start()
+    try:
+        return await asyncio.to_thread(consume, bootstrap, topic, expected)
+    finally:
+        await relay.stop()
+
+
+async def test_a_guarded_row_goes_as_written_while_its_guard_holds_and_as_its_fallback_after(
+    permits_db: str, kafka_bootstrap: str, topic: str
+) -> None:
+    connection = await asyncpg.connect(permits_db)
+    try:
+        await connection.execute("INSERT INTO permits VALUES ('held', true), ('withdrawn', true)")
+        await write_guarded(connection, topic, "held", 7)
+        await write_guarded(connection, topic, "withdrawn", 8)
+        # Withdrawn after the commit that enqueued it, before the relay ran.
+        await connection.execute("UPDATE permits SET active = false WHERE id = 'withdrawn'")
+        records = await relay_once(permits_db, kafka_bootstrap, topic, 2, guard=PermitGuard())
+        fell_back = {r["id"] for r in await connection.fetch("SELECT id FROM fell_back")}
+        events = await connection.fetch("SELECT event_id FROM outbox ORDER BY id")
+    finally:
+        await connection.close()
+    by_key = {r["key"]: r for r in records}
+    assert len(records) == 2
+    assert by_key["held"]["seq"] == 7
+    assert by_key["withdrawn"]["seq"] == 0  # the fallback, under the same event id
+    assert [r["ce_id"] for r in records] == [e["event_id"] for e in events]
+    assert fell_back == {"withdrawn"}
+    assert await pending(permits_db) == 0
+
+
+async def test_a_relay_without_a_guard_sends_only_fallbacks(
+    permits_db: str, kafka_bootstrap: str, topic: str
+) -> None:
+    connection = await asyncpg.connect(permits_db)
+    try:
+        await connection.execute("INSERT INTO permits VALUES ('held', true)")
+        await write_guarded(connection, topic, "held", 5)
+        await write_events(connection, topic, [("plain", 3)])
+    finally:
+        await connection.close()
+    records = await relay_once(permits_db, kafka_bootstrap, topic, 2)
+    assert {r["key"]: r["seq"] for r in records} == {"held": 0, "plain": 3}
+
+
+async def test_a_guard_without_a_fallback_is_refused(permits_db: str) -> None:
+    with pytest.raises(ValueError, match="needs an id"):
+        Guard("", b"")
+    connection = await asyncpg.connect(permits_db)
+    try:
+        with pytest.raises(asyncpg.CheckViolationError):
+            await connection.execute(
+                "INSERT INTO outbox (event_id, topic, message_key, header_names, header_values,"
+                " payload, shard, guard_id) VALUES ('e', 't', 'k', '{}', '{}', 'p', 0, 'g')"
+            )
     finally:
         await connection.close()

@@ -141,14 +141,26 @@ class AsyncProducer:
         batch instead of one per record keeps the per-record cost near the raw
         producer's. A failed record is a DeliveryFailed in its slot, not a raise.
         """
+        return await (await self.enqueue_batch(items))
+
+    async def enqueue_batch(
+        self, items: Sequence[tuple[KafkaRecord, str]]
+    ) -> asyncio.Future[list[DeliveryReport | DeliveryFailed]]:
+        """Hand records to librdkafka in order; return once all are handed over, with a
+        future of their reports (as `send_batch` returns them).
+
+        For a caller that must know when a record has left its hands (the outbox
+        relay holds a lock until then), not only when the broker confirmed it.
+        """
         loop = self._require_running()
         if self._drainer is not None and not self._drainer.done():
             await asyncio.wait({self._drainer})  # earlier single records go first
         producer = self._require_producer()
         results: list[DeliveryReport | DeliveryFailed | None] = [None] * len(items)
-        if not items:
-            return []
         done: asyncio.Future[None] = loop.create_future()
+        if not items:
+            done.set_result(None)
+            return asyncio.ensure_future(_reports_when_done(done, []))
         tally = _Tally(len(items), loop, done)
         for index, (record, topic) in enumerate(items):
             if self._fatal is not None:
@@ -175,8 +187,7 @@ class AsyncProducer:
                     results[index] = DeliveryFailed(topic, error, None if error else str(exc))
                     tally.count_one()
                     break
-        await done
-        return [r if r is not None else DeliveryFailed("", None, "no report") for r in results]
+        return asyncio.ensure_future(_reports_when_done(done, results))
 
     async def flush(self, timeout_s: float = 30.0) -> int:
         """Wait up to `timeout_s` for everything produced; returns how many are left."""
@@ -418,3 +429,10 @@ def _settle(
 
 def _int(value: int | None) -> int:
     return -1 if value is None else value
+
+
+async def _reports_when_done(
+    done: asyncio.Future[None], results: list[DeliveryReport | DeliveryFailed | None]
+) -> list[DeliveryReport | DeliveryFailed]:
+    await done
+    return [r if r is not None else DeliveryFailed("", None, "no report") for r in results]

@@ -13,6 +13,10 @@ How it stays correct with several instances and crashes:
   the same ce_id, which idempotent consumers ignore.
 - LISTEN/NOTIFY wakes the relay at commit; polling every interval stays the
   safety net for missed notifications.
+- A guarded row (see guard.py) goes out as it stands only if the relay's
+  `OutboxGuard` says its guard still holds when the row is handed to the
+  producer; otherwise its fallback goes in its place. A relay without a guard
+  sends every guarded row's fallback: withholding is the safe mistake.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ..kafka.errors import DeliveryFailed
 from ..kafka.producer import AsyncProducer, DeliveryReport
 from ..logging import get_logger
 from .batching import Outcome, rows_to_mark_sent
+from .guard import OutboxGuard
 from .writer import SHARDS
 
 log = get_logger(__name__)
@@ -40,7 +45,7 @@ _LOCK_CLASS = 0x50424F58
 _CHANNEL = "peerbridge_outbox"
 
 _PENDING = """
-SELECT id, topic, message_key, header_names, header_values, payload
+SELECT id, topic, message_key, header_names, header_values, payload, guard_id, fallback_payload
 FROM outbox
 WHERE sent_at IS NULL AND shard = ANY($1::smallint[]) AND id > $2
 ORDER BY id
@@ -68,8 +73,10 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         retain_sent_s: float = 24 * 3600,
         producer_config: dict[str, Any] | None = None,
+        guard: OutboxGuard | None = None,
     ) -> None:
         self._database_url = database_url
+        self._guard = guard
         self._name = name
         self._shards = shards
         self._batch_size = batch_size
@@ -184,12 +191,12 @@ class OutboxRelay:
         in_flight: _Batch | None = None
         while True:
             rows = await self._connection.fetch(_PENDING, shards, after, self._batch_size)
-            batch = _Batch(
-                rows,
-                asyncio.ensure_future(
-                    self._producer.send_batch([(_record_of(r), r["topic"]) for r in rows])
-                ),
-            )
+            try:
+                batch = _Batch(rows, await self._hand_over(rows))
+            except BaseException:
+                if in_flight is not None:
+                    await in_flight.abandon()
+                raise
             if in_flight is not None:
                 try:
                     await self._settle(in_flight)
@@ -204,6 +211,26 @@ class OutboxRelay:
             if len(rows) < self._batch_size:
                 await self._settle(in_flight)
                 return handled
+
+    async def _hand_over(
+        self, rows: list[asyncpg.Record]
+    ) -> asyncio.Future[list[DeliveryReport | DeliveryFailed]]:
+        """Give `rows` to the producer in order; guarded rows as their guard decides."""
+        assert self._connection is not None
+        guarded = {r["guard_id"] for r in rows if r["guard_id"] is not None}
+        if not guarded:
+            return await self._producer.enqueue_batch([(_record_of(r), r["topic"]) for r in rows])
+        # The guard's locks last until the rows are in the producer's hands.
+        async with self._connection.transaction():
+            holding = await self._guard.holding(self._connection, guarded) if self._guard else set()
+            fallen = guarded - holding
+            if fallen and self._guard is not None:
+                await self._guard.fell_back(self._connection, fallen)
+            if fallen:
+                log.info("outbox rows sent as their fallback", relay=self._name, rows=len(fallen))
+            return await self._producer.enqueue_batch(
+                [(_record_of(r, fallback=r["guard_id"] in fallen), r["topic"]) for r in rows]
+            )
 
     async def _settle(self, batch: _Batch) -> None:
         """Wait for a batch's delivery reports, then mark what may be marked sent."""
@@ -261,12 +288,14 @@ class _Batch:
             await self.deliveries
 
 
-def _record_of(row: asyncpg.Record) -> KafkaRecord:
+def _record_of(row: asyncpg.Record, *, fallback: bool = False) -> KafkaRecord:
     # asyncpg hands bytea back as bytes already: no copies on this hot path.
     names: Sequence[str] = row["header_names"]
     values: Sequence[bytes] = row["header_values"]
     return KafkaRecord(
-        key=row["message_key"], value=row["payload"], headers=list(zip(names, values, strict=True))
+        key=row["message_key"],
+        value=row["fallback_payload"] if fallback else row["payload"],
+        headers=list(zip(names, values, strict=True)),
     )
 
 
