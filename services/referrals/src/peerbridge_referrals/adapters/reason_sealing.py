@@ -85,14 +85,7 @@ async def upgrade_database(database_url: str, pool: asyncpg.Pool, cipher: Reason
     if sealed:
         log.info("plain-text reasons sealed", count=sealed)
     await migrate(database_url, all_migrations())
-    report = await reseal_reasons(pool, cipher)
-    if report.resealed:
-        log.info("reasons resealed under the active key", count=report.resealed)
-    if report.unreadable:
-        log.error(
-            "reasons that cannot be opened with the configured keys were left as they are",
-            by_key=dict(report.unreadable),
-        )
+    log_reseal_report(await reseal_reasons(pool, cipher), "reasons")
 
 
 async def seal_plain_reasons(pool: asyncpg.Pool, cipher: ReasonCipher, batch: int = BATCH) -> int:
@@ -136,14 +129,35 @@ async def _reseal_column(
         updates = []
         for row in rows:
             referral_id, sealed = row["referral_id"], bytes(row["sealed"])
-            try:
-                resealed = cipher.reseal(referral_id, sealed, field_name)
-            except UnknownKey as error:
-                report.unreadable[error.key_id] += 1
-            except CryptoError:
-                report.unreadable["unauthenticated"] += 1
-            else:
+            resealed = try_reseal(report, cipher, referral_id, sealed, field_name)
+            if resealed is not None:
                 updates.append((referral_id, sealed, resealed))
         await pool.executemany(update, updates)
         report.resealed += len(updates)
         after = rows[-1]["referral_id"]
+
+
+def try_reseal(
+    report: ResealReport, cipher: ReasonCipher, referral_id: UUID, sealed: bytes, field_name: str
+) -> bytes | None:
+    """`sealed` under the active key, or None after counting in `report` why it could not
+    be opened."""
+    try:
+        return cipher.reseal(referral_id, sealed, field_name)
+    except UnknownKey as error:
+        report.unreadable[error.key_id] += 1
+    except CryptoError:
+        report.unreadable["unauthenticated"] += 1
+    return None
+
+
+def log_reseal_report(report: ResealReport, what: str) -> None:
+    """How many `what` (e.g. "reasons") were resealed, and which could not be: counts and
+    key ids only."""
+    if report.resealed:
+        log.info(f"{what} resealed under the active key", count=report.resealed)
+    if report.unreadable:
+        log.error(
+            f"{what} that cannot be opened with the configured keys were left as they are",
+            by_key=dict(report.unreadable),
+        )
