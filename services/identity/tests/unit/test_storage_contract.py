@@ -31,6 +31,7 @@ from peerbridge_identity.domain.model import (
     TrainingRecord,
     TrainingRequirement,
 )
+from peerbridge_identity.domain.patients import PatientLink
 from peerbridge_identity.domain.values import (
     AgeBand,
     ClientKind,
@@ -41,7 +42,11 @@ from peerbridge_identity.domain.values import (
     Role,
     VerificationStatus,
 )
-from peerbridge_identity.service_layer.repository import DuplicateRequestId, StaleWrite
+from peerbridge_identity.service_layer.repository import (
+    DuplicateRequestId,
+    IdentifierTaken,
+    StaleWrite,
+)
 from peerbridge_identity.service_layer.unit_of_work import UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
@@ -415,6 +420,30 @@ class StorageContract:
         async with uow_factory() as uow:
             assert await uow.organizations.get(program.organization_id) is None
 
+    async def test_patient_links_read_back_and_are_unique(self, uow_factory: UowFactory) -> None:
+        clinic = a_program(kind=OrganizationKind.CLINIC, program_settings=None)
+        program = a_program()
+        member = a_person(program, Role.MEMBER)
+        await store(uow_factory, clinic, program, member)
+        link = PatientLink(
+            "urn:test:mrn", "MRN-1", clinic.organization_id, member.person_id, True, T0
+        )
+
+        async with uow_factory() as uow:
+            await uow.patients.claim_system("urn:test:mrn", clinic.organization_id, T0)
+            await uow.patients.add(link)
+            await uow.commit()
+        async with uow_factory() as uow:
+            assert await uow.patients.system_owner("urn:test:mrn") == clinic.organization_id
+            assert await uow.patients.system_owner("urn:test:other") is None
+            assert await uow.patients.find("urn:test:mrn", "MRN-1") == link
+            assert await uow.patients.find("urn:test:mrn", "MRN-2") is None
+            with pytest.raises(IdentifierTaken):
+                await uow.patients.add(replace(link, person_id=uuid4()))
+        async with uow_factory() as uow:
+            with pytest.raises(IdentifierTaken):
+                await uow.patients.claim_system("urn:test:mrn", program.organization_id, T0)
+
     async def test_a_unit_of_work_can_be_used_again(self, uow_factory: UowFactory) -> None:
         first, second = a_program(), a_program()
         uow = uow_factory()
@@ -465,5 +494,6 @@ def test_the_contract_covers_every_repository() -> None:
         "supervision",
         "eligibility",
         "requests",
+        "patients",
     }
     assert repositories == covered

@@ -19,6 +19,7 @@ from ..domain.credentials import PasswordCredential, username_key
 from ..domain.eligibility import EligibilityState
 from ..domain.events import DomainEvent
 from ..domain.model import Certification, Client, Organization, Person, Supervision, TrainingRecord
+from ..domain.patients import PatientLink
 from ..domain.values import EligibilityStatus
 from ..service_layer.repository import (
     CertificationRepository,
@@ -26,7 +27,9 @@ from ..service_layer.repository import (
     CredentialRepository,
     DuplicateRequestId,
     EligibilityRepository,
+    IdentifierTaken,
     OrganizationRepository,
+    PatientLinkRepository,
     PersonRepository,
     RecordedRequest,
     RequestLog,
@@ -57,6 +60,9 @@ class InMemoryStore:
     supervision: dict[UUID, Supervision] = field(default_factory=dict)
     eligibility: dict[UUID, EligibilityState] = field(default_factory=dict)
     requests: dict[tuple[str, str], RecordedRequest] = field(default_factory=dict)
+    # Identifier systems and their organization; patient links by (system, value).
+    patient_systems: dict[str, UUID] = field(default_factory=dict)
+    patient_links: dict[tuple[str, str], PatientLink] = field(default_factory=dict)
     published: list[DomainEvent] = field(default_factory=list)
     commits: int = 0
     # The audit trail: allowed accesses as they commit, refusals at once.
@@ -256,6 +262,30 @@ class InMemoryRequestLog(RequestLog, _Repository[tuple[str, str], RecordedReques
         self._rows.put((operation, request_id), RecordedRequest(fingerprint, resource_id))
 
 
+class InMemoryPatientLinkRepository(PatientLinkRepository):
+    def __init__(
+        self, systems: Overlay[str, UUID], links: Overlay[tuple[str, str], PatientLink]
+    ) -> None:
+        self._systems = systems
+        self._links = links
+
+    async def system_owner(self, system: str) -> UUID | None:
+        return self._systems.get(system)
+
+    async def claim_system(self, system: str, organization_id: UUID, now: datetime) -> None:
+        if self._systems.get(system) is not None:
+            raise IdentifierTaken(system)
+        self._systems.put(system, organization_id)
+
+    async def find(self, system: str, value: str) -> PatientLink | None:
+        return self._links.get((system, value))
+
+    async def add(self, link: PatientLink) -> None:
+        if self._links.get((link.system, link.value)) is not None:
+            raise IdentifierTaken(link.system)
+        self._links.put((link.system, link.value), link)
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
@@ -284,6 +314,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.supervision = InMemorySupervisionRepository(self._overlay(store.supervision))
         self.eligibility = InMemoryEligibilityRepository(self._overlay(store.eligibility))
         self.requests = InMemoryRequestLog(self._overlay(store.requests))
+        self.patients = InMemoryPatientLinkRepository(
+            self._overlay(store.patient_systems), self._overlay(store.patient_links)
+        )
 
     async def _end(self) -> None:
         self._overlays, self._pending_events, self._pending_accesses = [], [], []

@@ -16,6 +16,7 @@ from ..service_layer.unit_of_work import UnitOfWork
 from .audit_trail import SERVICE, record_allowed, record_denied
 from .postgres_credentials import PostgresCredentialRepository
 from .postgres_eligibility import PostgresEligibilityRepository, PostgresRequestLog
+from .postgres_patients import PostgresPatientLinkRepository
 from .postgres_people import (
     PostgresClientRepository,
     PostgresOrganizationRepository,
@@ -62,6 +63,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.supervision = PostgresSupervisionRepository(connection)
         self.eligibility = PostgresEligibilityRepository(connection)
         self.requests = PostgresRequestLog(connection)
+        self.patients = PostgresPatientLinkRepository(connection)
 
     async def _end(self) -> None:
         connection, transaction = self._connection, self._transaction

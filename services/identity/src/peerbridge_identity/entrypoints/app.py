@@ -37,6 +37,7 @@ from ..service_layer.pagination import PageLimits
 from ..service_layer.signing_keys import SigningKeys
 from .credential_housekeeping import purge_periodically
 from .eligibility_schedule import review_periodically
+from .grpc_patients import patients_registration
 from .grpc_server import identity_interceptors, identity_registration
 from .grpc_tokens import token_registration
 from .readiness import Readiness, keep_health_current, stop_watching
@@ -110,7 +111,11 @@ class IdentityProcess:
         )
         server = await start_server(
             settings.grpc_listen,
-            [identity_registration(application), token_registration(issuer)],
+            [
+                identity_registration(application),
+                token_registration(issuer),
+                patients_registration(application),
+            ],
             interceptors=identity_interceptors(verifier, Auditor(SERVICE, pool=pool)),
         )
         self.server = server

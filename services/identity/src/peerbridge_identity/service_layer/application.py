@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from ..domain import commands
 from ..domain.eligibility import EligibilityState
 from ..domain.model import Certification, Client, Organization, Person, Supervision, TrainingRecord
+from ..domain.patients import PatientResolved, ResolvePatient
 from . import (
     credential_handlers,
     eligibility_handlers,
     organization_handlers,
+    patient_handlers,
     person_handlers,
     qualification_handlers,
 )
@@ -51,6 +53,9 @@ class IdentityApplication:
 
     async def register_person(self, command: commands.RegisterPerson) -> Person:
         return await person_handlers.register_person(command, self.uow_factory(), self.context)
+
+    async def resolve_patient(self, command: ResolvePatient) -> PatientResolved:
+        return await patient_handlers.resolve_patient(command, self.uow_factory(), self.context)
 
     async def get_person(self, query: GetPerson) -> Person:
         return await person_handlers.get_person(query, self.uow_factory())

@@ -18,6 +18,7 @@ from peerbridge_platform.errors import Conflict
 from ..domain.credentials import PasswordCredential
 from ..domain.eligibility import EligibilityState
 from ..domain.model import Certification, Client, Organization, Person, Supervision, TrainingRecord
+from ..domain.patients import PatientLink
 
 
 class DuplicateRequestId(Exception):
@@ -179,3 +180,26 @@ class EligibilityRepository(abc.ABC):
     ) -> list[EligibilityState]:
         """Supporters eligible on `today` (ELIGIBLE or EXPIRING_SOON, not lapsed),
         by person id, strictly after `after`."""
+
+
+class IdentifierTaken(Exception):
+    """A concurrent transaction linked this identifier (or claimed this system) first: start
+    over, and the next attempt finds what it stored."""
+
+
+class PatientLinkRepository(abc.ABC):
+    """Clinics' patient identifiers and the organization each identifier system belongs to."""
+
+    @abc.abstractmethod
+    async def system_owner(self, system: str) -> UUID | None: ...
+
+    @abc.abstractmethod
+    async def claim_system(self, system: str, organization_id: UUID, now: datetime) -> None:
+        """Record that `system` belongs to `organization_id`; IdentifierTaken if claimed."""
+
+    @abc.abstractmethod
+    async def find(self, system: str, value: str) -> PatientLink | None: ...
+
+    @abc.abstractmethod
+    async def add(self, link: PatientLink) -> None:
+        """IdentifierTaken when (system, value) is linked already."""

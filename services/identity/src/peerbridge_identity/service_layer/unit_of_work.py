@@ -14,6 +14,7 @@ from .repository import (
     CredentialRepository,
     EligibilityRepository,
     OrganizationRepository,
+    PatientLinkRepository,
     PersonRepository,
     RequestLog,
     SupervisionRepository,
@@ -36,6 +37,7 @@ class UnitOfWork(abc.ABC):
     supervision: SupervisionRepository
     eligibility: EligibilityRepository
     requests: RequestLog
+    patients: PatientLinkRepository
 
     async def __aenter__(self) -> Self:
         await self._begin()

@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from peerbridge.referrals.v1 import referrals_consent_pb2, referrals_events_pb2
 from peerbridge_platform.envelope import FHIR_JSON, Envelope, envelope_for_proto
 from peerbridge_platform.kafka import REFERRALS_FHIR_TOPIC, events_topic
+from peerbridge_platform.outbox import Guard
 from peerbridge_platform.tracing import current_traceparent
 
 from ..domain.consent import Consent
@@ -33,6 +34,7 @@ from ..domain.events import (
     ReferralStatusChanged,
 )
 from ..domain.model import Referral
+from .consent_guard import ViewGuard
 from .fhir.referral_view import gated_bundle_json, referral_bundle_json
 from .protobuf_values import (
     category_to_proto,
@@ -58,18 +60,20 @@ FHIR_VIEW_TYPE = "peerbridge.referrals.v1.ReferralFhirView"
 class OutboxMessage:
     topic: str
     envelope: Envelope
+    # Set on a full FHIR view: sent as it stands only while its consent is active.
+    guard: Guard | None = None
 
 
 def messages_for(event: DomainEvent) -> list[OutboxMessage]:
     if isinstance(event, ReferralCreated):
         return [
             OutboxMessage(EVENTS_TOPIC, referral_created_envelope(event.referral)),
-            OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral, event.disclosure)),
+            fhir_view_message(event.referral, event.disclosure),
         ]
     if isinstance(event, ReferralStatusChanged):
         return [
             OutboxMessage(EVENTS_TOPIC, status_changed_envelope(event)),
-            OutboxMessage(FHIR_TOPIC, fhir_view_envelope(event.referral, event.disclosure)),
+            fhir_view_message(event.referral, event.disclosure),
         ]
     if isinstance(event, ConsentGiven):
         return [
@@ -146,6 +150,18 @@ def status_changed_envelope(event: ReferralStatusChanged) -> Envelope:
         time=referral.update_time,
         extensions=_recipient(referral),
     )
+
+
+def fhir_view_message(referral: Referral, disclosure: Disclosure | None) -> OutboxMessage:
+    """The FHIR view for the outbox; a full view is guarded by its consent, with the minimal
+    view as the fallback the relay sends if the consent is revoked before the send."""
+    envelope = fhir_view_envelope(referral, disclosure)
+    if disclosure is None or disclosure.consent is None:
+        return OutboxMessage(FHIR_TOPIC, envelope)
+    guard = Guard(
+        str(ViewGuard.of(referral, disclosure.consent)), gated_bundle_json(referral, None)
+    )
+    return OutboxMessage(FHIR_TOPIC, envelope, guard)
 
 
 def fhir_view_envelope(referral: Referral, disclosure: Disclosure | None = None) -> Envelope:

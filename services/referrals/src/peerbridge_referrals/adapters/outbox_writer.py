@@ -16,4 +16,6 @@ async def write_to_outbox(connection: PoolConnectionProxy, event: DomainEvent) -
         # Nothing about a member leaves ungated: the handlers decide each FHIR view.
         raise ValueError(f"{type(event).__name__} has no consent decision for its FHIR view")
     for message in messages_for(event):
-        await outbox.enqueue(connection, topic=message.topic, envelope=message.envelope)
+        await outbox.enqueue(
+            connection, topic=message.topic, envelope=message.envelope, guard=message.guard
+        )

@@ -248,6 +248,7 @@ class PostgresDisclosureLog(DisclosureLog):
             f"""SELECT d.* FROM disclosure_log d
             JOIN referrals r ON r.referral_id = d.referral_id
             WHERE d.subject_member_id = $1
+              AND d.withdrawn_at IS NULL
               AND (d.subject_member_id = ANY($2::text[])
                    OR r.requester_organization_id = ANY($3::text[]))
               {keyset}

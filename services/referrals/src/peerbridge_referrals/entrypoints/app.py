@@ -28,6 +28,7 @@ from peerbridge_platform.logging import get_logger
 from peerbridge_platform.outbox import OutboxRelay
 
 from ..adapters.audit_trail import SERVICE
+from ..adapters.consent_guard import ConsentGuard
 from ..adapters.database import open_pool
 from ..adapters.kafka_topics import topic_specs
 from ..adapters.reason_cipher import ReasonCipher
@@ -79,7 +80,12 @@ class ReferralsProcess:
 
         await wait_for_kafka(settings.kafka_bootstrap, timeout_s=settings.startup_timeout_s)
         await ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
-        relay = OutboxRelay(database_url, settings.kafka_bootstrap, name=RELAY_NAME)
+        relay = OutboxRelay(
+            database_url,
+            settings.kafka_bootstrap,
+            name=RELAY_NAME,
+            guard=ConsentGuard(Auditor(SERVICE, pool=pool)),
+        )
         await relay.start()
         self._cleanup.push_async_callback(_stop_relay, relay)
 
