@@ -9,8 +9,12 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from peerbridge_platform.crypto import EncryptionSettings
 from peerbridge_platform.settings import KafkaSettings, PlatformSettings, TokenSettings
 
+from .worklist_settings import WorklistSettings
 
-class ReferralsSettings(PlatformSettings, KafkaSettings, EncryptionSettings, TokenSettings):
+
+class ReferralsSettings(
+    PlatformSettings, KafkaSettings, EncryptionSettings, TokenSettings, WorklistSettings
+):
     """Where the service listens, its own database, and how big a page may be.
 
     PEERBRIDGE_ENCRYPTION_KEYS is required: each referral's reason is sealed with it.

@@ -9,16 +9,18 @@ from uuid import uuid4
 import pytest
 
 from peerbridge_platform.auth import Role
-from peerbridge_referrals.domain.model import Referral, open_referral
+from peerbridge_referrals.domain.model import open_referral
 from peerbridge_referrals.domain.overdue import (
     DEFAULT_WINDOWS,
     OverdueKind,
     OverdueWindows,
+    WaitingReferral,
     Windows,
     deadline,
     is_current,
     newly_overdue,
     overdue_state,
+    waiting,
 )
 from peerbridge_referrals.domain.rules import validate_new_referral
 from peerbridge_referrals.domain.values import Priority, Status
@@ -43,10 +45,12 @@ EXPECTED = {
 STATUS_OF = {OverdueKind.ACKNOWLEDGE: Status.REQUESTED, OverdueKind.ACT: Status.ACCEPTED}
 
 
-def referral(priority: Priority, status: Status = Status.REQUESTED, **changes: object) -> Referral:
+def referral(
+    priority: Priority, status: Status = Status.REQUESTED, **changes: object
+) -> WaitingReferral:
     details = validate_new_referral(synthetic_create_command(priority=priority.value))
     opened, _ = open_referral(details, referral_id=uuid4(), request_id=None, now=SENT)
-    return replace(opened, status=status, **changes)  # type: ignore[arg-type]
+    return waiting(replace(opened, status=status, **changes))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("priority", "kind"), list(EXPECTED))
@@ -129,9 +133,7 @@ def test_each_overdue_state_is_new_once() -> None:
 def test_a_status_change_makes_a_new_state_and_ends_the_old_one() -> None:
     late = referral(Priority.STAT)
     (state,) = newly_overdue([late], WINDOWS, SENT + timedelta(hours=2), set())
-    accepted = replace(
-        late, status=Status.ACCEPTED, version=2, update_time=SENT + timedelta(hours=2)
-    )
+    accepted = replace(late, status=Status.ACCEPTED, version=2, since=SENT + timedelta(hours=2))
 
     assert is_current(state, late)
     assert not is_current(state, accepted)

@@ -34,6 +34,7 @@ from ..domain.events import (
     ReferralStatusChanged,
 )
 from ..domain.model import Referral
+from ..domain.overdue import ReferralOverdue
 from .consent_guard import ViewGuard
 from .fhir.referral_view import gated_bundle_json, referral_bundle_json
 from .protobuf_values import (
@@ -46,6 +47,7 @@ from .protobuf_values import (
     to_proto_party,
     to_timestamp,
 )
+from .worklist_protobuf import referral_overdue_envelope
 
 EVENTS_TOPIC = events_topic("referrals")
 FHIR_TOPIC = REFERRALS_FHIR_TOPIC
@@ -95,6 +97,8 @@ def messages_for(event: DomainEvent) -> list[OutboxMessage]:
         return [
             OutboxMessage(EVENTS_TOPIC, consent_envelope(message, consent, consent.revoke_time))
         ]
+    if isinstance(event, ReferralOverdue):
+        return [OutboxMessage(EVENTS_TOPIC, referral_overdue_envelope(event, SOURCE))]
     raise TypeError(f"no integration events defined for {type(event).__name__}")
 
 

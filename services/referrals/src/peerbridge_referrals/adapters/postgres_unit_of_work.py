@@ -16,6 +16,7 @@ from ..service_layer.unit_of_work import UnitOfWork
 from .audit_trail import SERVICE, record_allowed
 from .postgres_consents import PostgresConsentRepository, PostgresDisclosureLog
 from .postgres_repository import PostgresReferralRepository
+from .postgres_worklist import PostgresWorklistRepository
 from .reason_cipher import ReasonCipher
 
 # Writes the integration events for one domain event on the given connection,
@@ -27,6 +28,7 @@ class PostgresUnitOfWork(UnitOfWork):
     referrals: PostgresReferralRepository
     consents: PostgresConsentRepository
     disclosures: PostgresDisclosureLog
+    worklist: PostgresWorklistRepository
 
     def __init__(
         self,
@@ -56,6 +58,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.referrals = PostgresReferralRepository(connection, self._cipher)
         self.consents = PostgresConsentRepository(connection)
         self.disclosures = PostgresDisclosureLog(connection)
+        self.worklist = PostgresWorklistRepository(connection)
 
     async def _end(self) -> None:
         connection, transaction = self._connection, self._transaction

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from .events import DomainEvent
 from .model import Referral
 from .values import Priority, Status
 
@@ -83,6 +84,32 @@ class OverdueWindows:
 
 
 @dataclass(frozen=True)
+class WaitingReferral:
+    """What the windows need of a referral: its status version, priority and parties."""
+
+    referral_id: UUID
+    version: int
+    status: Status
+    priority: Priority
+    requester_organization_id: str
+    recipient_organization_id: str
+    # When it entered its status.
+    since: datetime
+
+
+def waiting(referral: Referral) -> WaitingReferral:
+    return WaitingReferral(
+        referral_id=referral.referral_id,
+        version=referral.version,
+        status=referral.status,
+        priority=referral.priority,
+        requester_organization_id=referral.requester.organization_id,
+        recipient_organization_id=referral.recipient.organization_id,
+        since=referral.update_time,
+    )
+
+
+@dataclass(frozen=True)
 class OverdueState:
     """A referral that missed a window at one status version: raised once, then kept."""
 
@@ -100,16 +127,18 @@ class OverdueState:
         return (self.referral_id, self.version, self.kind)
 
 
-def deadline(referral: Referral, windows: OverdueWindows) -> tuple[OverdueKind, datetime] | None:
+def deadline(
+    referral: WaitingReferral, windows: OverdueWindows
+) -> tuple[OverdueKind, datetime] | None:
     """The window the referral is in now and when it ends; None when its status has none."""
     kind = _KIND_FOR_STATUS.get(referral.status)
     if kind is None:
         return None
-    return kind, referral.update_time + windows.window(referral.priority, kind)
+    return kind, referral.since + windows.window(referral.priority, kind)
 
 
 def overdue_state(
-    referral: Referral, windows: OverdueWindows, now: datetime
+    referral: WaitingReferral, windows: OverdueWindows, now: datetime
 ) -> OverdueState | None:
     """The referral's overdue state at `now`: due at or before `now` counts as overdue."""
     found = deadline(referral, windows)
@@ -124,14 +153,14 @@ def overdue_state(
         kind=kind,
         status=referral.status,
         priority=referral.priority,
-        requester_organization_id=referral.requester.organization_id,
-        recipient_organization_id=referral.recipient.organization_id,
+        requester_organization_id=referral.requester_organization_id,
+        recipient_organization_id=referral.recipient_organization_id,
         due_time=due,
     )
 
 
 def newly_overdue(
-    referrals: list[Referral],
+    referrals: list[WaitingReferral],
     windows: OverdueWindows,
     now: datetime,
     already_raised: set[tuple[UUID, int, OverdueKind]],
@@ -145,7 +174,15 @@ def newly_overdue(
     return sorted(found.values(), key=lambda s: (s.due_time, str(s.referral_id)))
 
 
-def is_current(state: OverdueState, referral: Referral) -> bool:
+def is_current(state: OverdueState, referral: Referral | WaitingReferral) -> bool:
     """Whether the referral is still in the status version that was overdue: any status
     change since resolves it (and clears it from the worklist)."""
     return referral.referral_id == state.referral_id and referral.version == state.version
+
+
+@dataclass(frozen=True)
+class ReferralOverdue(DomainEvent):
+    """A referral missed a window; raised once per `state.key`."""
+
+    state: OverdueState
+    detect_time: datetime

@@ -38,7 +38,9 @@ from ..config import ReferralsSettings
 from ..service_layer.pagination import PageLimits
 from .grpc_server import referrals_registration
 from .interceptors import referrals_interceptors
+from .overdue_sweeper import worklist_parts
 from .readiness import Readiness, keep_health_current, stop_watching, watch_identity
+from .worklist_grpc import worklist_registration
 
 log = get_logger(__name__)
 
@@ -95,15 +97,21 @@ class ReferralsProcess:
             postgres_denials(pool),
             page_limits=PageLimits(settings.page_size_default, settings.page_size_max),
         )
+        worklist, sweeper = worklist_parts(
+            settings, application.uow_factory, application.denials, application.page_limits
+        )
         server = await start_server(
             settings.grpc_listen,
-            [referrals_registration(application)],
+            [referrals_registration(application), worklist_registration(worklist)],
             interceptors=referrals_interceptors(
                 token_verifier(settings, jwks_source), Auditor(SERVICE, pool=pool)
             ),
         )
         self.server = server
         self._cleanup.push_async_callback(server.stop, settings.grpc_grace_s)
+        if sweeper is not None:
+            sweeper.start()
+            self._cleanup.push_async_callback(sweeper.stop)
 
         watcher = asyncio.create_task(
             keep_health_current(

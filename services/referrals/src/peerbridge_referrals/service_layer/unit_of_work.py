@@ -9,6 +9,7 @@ from typing import Self
 from ..domain.events import DomainEvent
 from .audit import Access
 from .repository import ConsentRepository, DisclosureLog, ReferralRepository
+from .worklist_repository import WorklistRepository
 
 
 class UnitOfWork(abc.ABC):
@@ -20,6 +21,7 @@ class UnitOfWork(abc.ABC):
     referrals: ReferralRepository
     consents: ConsentRepository
     disclosures: DisclosureLog
+    worklist: WorklistRepository
 
     async def __aenter__(self) -> Self:
         await self._begin()
