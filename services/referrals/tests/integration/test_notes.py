@@ -40,7 +40,7 @@ from ..consent_builders import MEMBER
 from .conftest import AUDIENCE, CALL_TIMEOUT_S, ISSUER, _BearerToken, token_for, trusted_keys
 from .test_consents import terms
 from .test_grpc_referrals import refused
-from .test_reason_encryption import tables_holding
+from .test_reason_encryption import synthetic_request, tables_holding
 
 pytestmark = pytest.mark.integration
 
@@ -109,24 +109,8 @@ async def platform(pool: asyncpg.Pool, cipher: ReasonCipher) -> AsyncIterator[Pl
 
 
 async def a_referral(platform: Platform) -> str:
-    request = service_pb2.CreateReferralRequest(
-        request_id=str(uuid.uuid4()),
-        subject_member_id=MEMBER,
-        direction=resources_pb2.REFERRAL_DIRECTION_PEER_SUPPORT_TO_CLINIC,
-        category=resources_pb2.REFERRAL_CATEGORY_MEDICATION_FOR_OPIOID_USE_DISORDER,
-        priority=resources_pb2.REFERRAL_PRIORITY_URGENT,
-        reason="Synthetic reason (test).",
-        requester=resources_pb2.Party(
-            kind=resources_pb2.PARTY_KIND_PEER_SUPPORT_PROGRAM,
-            organization_id="program-harbour-test",
-            display_name="Harbour Peer Recovery (test)",
-        ),
-        recipient=resources_pb2.Party(
-            kind=resources_pb2.PARTY_KIND_CLINIC,
-            organization_id=CLINIC,
-            display_name="Northside Health Clinic (test)",
-        ),
-    )
+    request = synthetic_request("Synthetic reason (test).")
+    request.subject_member_id = MEMBER
     referral_id: str = (await platform.referrals().CreateReferral(request)).referral.referral_id
     return referral_id
 
