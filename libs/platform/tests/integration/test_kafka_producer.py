@@ -21,6 +21,7 @@ from peerbridge_platform.kafka import (
     AsyncProducer,
     DeliveryFailed,
     DeliveryReport,
+    KafkaProbe,
     KafkaUnavailable,
     TopicSpec,
     dead_letter_topic,
@@ -354,3 +355,12 @@ async def test_producing_before_start_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="start"):
         producer.produce(KafkaRecord(key=b"k", value=b"v"), "t")
     await producer.close()
+
+
+async def test_a_kafka_probe_answers_for_a_live_broker_and_not_for_a_closed_port(
+    kafka_bootstrap: str, unused_tcp_port: int
+) -> None:
+    live = KafkaProbe(kafka_bootstrap)
+    assert await live.ready(10.0)
+    assert await live.ready(10.0)  # the same client, asked again
+    assert not await KafkaProbe(f"127.0.0.1:{unused_tcp_port}").ready(1.0)

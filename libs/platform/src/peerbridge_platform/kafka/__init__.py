@@ -5,6 +5,7 @@ from .producer import AsyncProducer, DeliveryReport
 from .topics import (
     AUDIT_TOPIC,
     REFERRALS_FHIR_TOPIC,
+    KafkaProbe,
     TopicSpec,
     TopicsReport,
     dead_letter_topic,
@@ -19,6 +20,7 @@ __all__ = [
     "AsyncProducer",
     "DeliveryFailed",
     "DeliveryReport",
+    "KafkaProbe",
     "KafkaUnavailable",
     "TopicError",
     "TopicSpec",

@@ -135,6 +135,19 @@ async def wait_for_kafka(bootstrap: str, timeout_s: float = 60.0, interval_s: fl
         await asyncio.sleep(min(interval_s, max(0.0, deadline - time.monotonic())))
 
 
+class KafkaProbe:
+    """Answers "is Kafka ready?" again and again on one admin client: a readiness loop that
+    built a client per check paid a new connection and a librdkafka thread every time."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._admin = AdminClient(admin_config(bootstrap, quiet=True))
+
+    async def ready(self, timeout_s: float) -> bool:
+        """True when the broker answers metadata and its group coordinator is loaded."""
+        ready, _ = await asyncio.to_thread(_probe, self._admin, timeout_s)
+        return ready
+
+
 def _unique(specs: Iterable[TopicSpec]) -> list[TopicSpec]:
     by_name: dict[str, TopicSpec] = {}
     for spec in specs:

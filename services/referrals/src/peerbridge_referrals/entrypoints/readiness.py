@@ -7,17 +7,20 @@ nothing else this service does needs it, so it is logged, not reported.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from peerbridge_platform.grpc import GrpcServer
-from peerbridge_platform.kafka import KafkaUnavailable, wait_for_kafka
+from peerbridge_platform.grpc.readiness import Readiness as ServiceReadiness
+from peerbridge_platform.grpc.readiness import keep_health_current, stop_watching
+from peerbridge_platform.kafka import KafkaProbe
 from peerbridge_platform.logging import get_logger
 
 from ..adapters.database import database_ready
+
+# The loop and its stop come from the platform; every service runs them alike.
+__all__ = ["CHECK_TIMEOUT_S", "Readiness", "keep_health_current", "stop_watching", "watch_identity"]
 
 log = get_logger(__name__)
 
@@ -25,50 +28,17 @@ log = get_logger(__name__)
 CHECK_TIMEOUT_S = 3.0
 
 
-class Readiness:
+class Readiness(ServiceReadiness):
+    """PostgreSQL and Kafka, each given CHECK_TIMEOUT_S to answer."""
+
     def __init__(self, pool: asyncpg.Pool, kafka_bootstrap: str) -> None:
-        self._pool = pool
-        self._kafka_bootstrap = kafka_bootstrap
-
-    async def problems(self) -> list[str]:
-        """What is not ready; empty when everything is."""
-        database, kafka = await asyncio.gather(
-            database_ready(self._pool, CHECK_TIMEOUT_S), self._kafka_ready()
+        kafka = KafkaProbe(kafka_bootstrap)
+        super().__init__(
+            {
+                "postgresql": lambda: database_ready(pool, CHECK_TIMEOUT_S),
+                "kafka": lambda: kafka.ready(CHECK_TIMEOUT_S),
+            }
         )
-        return [name for name, ok in (("postgresql", database), ("kafka", kafka)) if not ok]
-
-    async def _kafka_ready(self) -> bool:
-        try:
-            await wait_for_kafka(self._kafka_bootstrap, timeout_s=CHECK_TIMEOUT_S)
-        except KafkaUnavailable:
-            return False
-        return True
-
-
-async def keep_health_current(readiness: Readiness, server: GrpcServer, interval_s: float) -> None:
-    """Report SERVING while every dependency answers and NOT_SERVING while one does not."""
-    serving: bool | None = None
-    while True:
-        try:
-            problems = await readiness.problems()
-        except Exception as error:
-            # A check that breaks says nothing good about readiness; keep watching.
-            log.exception("readiness check failed")
-            problems = [f"readiness check: {error!r}"]
-        if not problems and serving is not True:
-            await server.set_serving()
-            log.info("serving", address=server.address)
-        elif problems and serving is not False:
-            await server.set_not_serving()
-            log.warning("not serving: a dependency is down", down=problems)
-        serving = not problems
-        await asyncio.sleep(interval_s)
-
-
-async def stop_watching(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def watch_identity(channel: grpc.aio.Channel, target: str, interval_s: float) -> None:
