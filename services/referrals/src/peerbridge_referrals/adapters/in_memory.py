@@ -33,6 +33,7 @@ from ..service_layer.repository import (
     listing_order_key,
 )
 from ..service_layer.unit_of_work import UnitOfWork
+from .in_memory_crisis import InMemoryCrisisRepository, InMemoryCrisisState
 
 
 @dataclass
@@ -42,6 +43,7 @@ class InMemoryStore:
     referrals: dict[UUID, Referral] = field(default_factory=dict)
     consents: dict[UUID, Consent] = field(default_factory=dict)
     disclosures: list[DisclosureEntry] = field(default_factory=list)
+    crisis: InMemoryCrisisState = field(default_factory=InMemoryCrisisState)
     # The status history, as the changes committed.
     status_changes: list[ReferralStatusChanged] = field(default_factory=list)
     published: list[DomainEvent] = field(default_factory=list)
@@ -233,12 +235,14 @@ class InMemoryUnitOfWork(UnitOfWork):
     referrals: InMemoryReferralRepository
     consents: InMemoryConsentRepository
     disclosures: InMemoryDisclosureLog
+    crisis: InMemoryCrisisRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
         self.referrals = InMemoryReferralRepository(store)
         self.consents = InMemoryConsentRepository(store)
         self.disclosures = InMemoryDisclosureLog(store)
+        self.crisis = InMemoryCrisisRepository(store.crisis)
         self._pending_events: list[DomainEvent] = []
         self._pending_accesses: list[Access] = []
 
@@ -246,6 +250,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.referrals = InMemoryReferralRepository(self.store)
         self.consents = InMemoryConsentRepository(self.store)
         self.disclosures = InMemoryDisclosureLog(self.store)
+        self.crisis = InMemoryCrisisRepository(self.store.crisis)
         self._forget_pending()
 
     async def _end(self) -> None:
@@ -271,6 +276,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.store.status_changes.extend(self.referrals.status_changes)
         self.store.consents.update(self.consents.written)
         self.disclosures.commit()
+        self.crisis.commit()
         self.referrals.settle_claims(committed=True)
         self.store.published.extend(self._pending_events)
         self.store.audited.extend(self._pending_accesses)

@@ -25,6 +25,7 @@ from peerbridge_platform.outbox import Guard
 from peerbridge_platform.tracing import current_traceparent
 
 from ..domain.consent import Consent
+from ..domain.crisis import RiskFlagAcknowledged, RiskFlagEscalated
 from ..domain.disclosure import Disclosure
 from ..domain.events import (
     ConsentGiven,
@@ -36,6 +37,7 @@ from ..domain.events import (
 from ..domain.model import Referral
 from ..domain.overdue import ReferralOverdue
 from .consent_guard import ViewGuard
+from .crisis_protobuf import crisis_envelope
 from .fhir.referral_view import gated_bundle_json, referral_bundle_json
 from .protobuf_values import (
     category_to_proto,
@@ -99,6 +101,8 @@ def messages_for(event: DomainEvent) -> list[OutboxMessage]:
         ]
     if isinstance(event, ReferralOverdue):
         return [OutboxMessage(EVENTS_TOPIC, referral_overdue_envelope(event, SOURCE))]
+    if isinstance(event, RiskFlagEscalated | RiskFlagAcknowledged):
+        return [OutboxMessage(EVENTS_TOPIC, crisis_envelope(event, SOURCE))]
     raise TypeError(f"no integration events defined for {type(event).__name__}")
 
 

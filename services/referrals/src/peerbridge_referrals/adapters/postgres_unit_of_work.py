@@ -15,6 +15,7 @@ from ..service_layer.audit import Access
 from ..service_layer.unit_of_work import UnitOfWork
 from .audit_trail import SERVICE, record_allowed
 from .postgres_consents import PostgresConsentRepository, PostgresDisclosureLog
+from .postgres_crisis import PostgresCrisisRepository
 from .postgres_repository import PostgresReferralRepository
 from .postgres_worklist import PostgresWorklistRepository
 from .reason_cipher import ReasonCipher
@@ -28,6 +29,7 @@ class PostgresUnitOfWork(UnitOfWork):
     referrals: PostgresReferralRepository
     consents: PostgresConsentRepository
     disclosures: PostgresDisclosureLog
+    crisis: PostgresCrisisRepository
     worklist: PostgresWorklistRepository
 
     def __init__(
@@ -58,6 +60,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.referrals = PostgresReferralRepository(connection, self._cipher)
         self.consents = PostgresConsentRepository(connection)
         self.disclosures = PostgresDisclosureLog(connection)
+        self.crisis = PostgresCrisisRepository(connection)
         self.worklist = PostgresWorklistRepository(connection)
 
     async def _end(self) -> None:

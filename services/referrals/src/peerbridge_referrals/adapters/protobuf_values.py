@@ -14,7 +14,9 @@ from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from peerbridge.referrals.v1 import referrals_consent_pb2 as consent_pb2
+from peerbridge.referrals.v1 import referrals_crisis_pb2 as crisis_pb2
 from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
+from peerbridge.sessions.v1 import sessions_events_pb2 as sessions_pb2
 
 from ..domain.consent import (
     CaptureMethod,
@@ -23,6 +25,7 @@ from ..domain.consent import (
     InformationCategory,
     RecipientClass,
 )
+from ..domain.crisis import FlagStatus, RiskFlagSource, RiskKind, RiskLevel, Route
 from ..domain.model import Referral
 from ..domain.values import (
     Category,
@@ -53,6 +56,12 @@ PROTO_ENUMS: dict[type[StrEnum], tuple[EnumDescriptor, str]] = {
     RecipientClass: (consent_pb2.ConsentRecipientClass.DESCRIPTOR, "CONSENT_RECIPIENT_CLASS_"),
     CaptureMethod: (consent_pb2.ConsentCaptureMethod.DESCRIPTOR, "CONSENT_CAPTURE_METHOD_"),
     ConsentStatus: (consent_pb2.ConsentStatus.DESCRIPTOR, "CONSENT_STATUS_"),
+    # Crisis escalation reuses the sessions service's risk enums (its RiskFlagRaised contract).
+    RiskLevel: (sessions_pb2.RiskLevel.DESCRIPTOR, "RISK_LEVEL_"),
+    RiskKind: (sessions_pb2.RiskKind.DESCRIPTOR, "RISK_KIND_"),
+    RiskFlagSource: (sessions_pb2.RiskFlagSource.DESCRIPTOR, "RISK_FLAG_SOURCE_"),
+    Route: (crisis_pb2.RiskFlagRoute.DESCRIPTOR, "RISK_FLAG_ROUTE_"),
+    FlagStatus: (crisis_pb2.RiskFlagStatus.DESCRIPTOR, "RISK_FLAG_STATUS_"),
 }
 
 

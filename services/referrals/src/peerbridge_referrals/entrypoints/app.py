@@ -36,6 +36,7 @@ from ..adapters.reason_sealing import upgrade_database
 from ..bootstrap import bootstrap, postgres_denials, postgres_units_of_work, token_verifier
 from ..config import ReferralsSettings
 from ..service_layer.pagination import PageLimits
+from .crisis_grpc import crisis_registration
 from .grpc_server import referrals_registration
 from .interceptors import referrals_interceptors
 from .overdue_sweeper import worklist_parts
@@ -102,7 +103,11 @@ class ReferralsProcess:
         )
         server = await start_server(
             settings.grpc_listen,
-            [referrals_registration(application), worklist_registration(worklist)],
+            [
+                referrals_registration(application),
+                crisis_registration(application),
+                worklist_registration(worklist),
+            ],
             interceptors=referrals_interceptors(
                 token_verifier(settings, jwks_source), Auditor(SERVICE, pool=pool)
             ),

@@ -25,6 +25,7 @@ from peerbridge_platform.logging import get_logger
 from ..domain.access_rules import create_refusal, purpose_of_use, visibility_for
 from ..domain.commands import CreateReferral, UpdateReferralStatus
 from ..domain.disclosure import Disclosure, disclosure_for, log_entry
+from ..domain.events import ReferralCreated
 from ..domain.lifecycle import actor_for, change_status, validate_status_change
 from ..domain.model import Referral, ReferralDetails, open_referral
 from ..domain.rules import check_opaque_id, is_opaque_id, parse_choice, validate_new_referral
@@ -74,13 +75,10 @@ async def create_referral(
                 existing = await uow.referrals.get_by_request_id(request_id)
                 if existing is not None:
                     return await _repeat(existing, details, uow, purpose)
-            referral, created = open_referral(
+            referral, _ = open_referral(
                 details, referral_id=new_id(), request_id=request_id, now=clock()
             )
-            await uow.referrals.add(referral)
-            await uow.record_access(_access(CREATE, referral, purpose))
-            disclosure = await _gate(uow, referral, referral.create_time)
-            await uow.publish(replace(created, disclosure=disclosure))
+            await add_new_referral(uow, referral, purpose)
             await uow.commit()
     except DuplicateRequestId:
         # A concurrent call with this request id committed first: answer with its referral.
@@ -97,6 +95,19 @@ async def create_referral(
         recipient_organization_id=referral.recipient.organization_id,
     )
     return referral
+
+
+async def add_new_referral(
+    uow: UnitOfWork, referral: Referral, purpose: PurposeOfUse, reason: str | None = None
+) -> Disclosure:
+    """Store a new referral in the caller's open transaction with its audit record, the
+    consent gate's decision and its events: every way a referral is created goes through
+    here (a create request, a crisis escalation)."""
+    await uow.referrals.add(referral)
+    await uow.record_access(_access(CREATE, referral, purpose, reason))
+    disclosure = await _gate(uow, referral, referral.create_time)
+    await uow.publish(ReferralCreated(referral, disclosure))
+    return disclosure
 
 
 async def _repeat(

@@ -8,6 +8,7 @@ from typing import Self
 
 from ..domain.events import DomainEvent
 from .audit import Access
+from .crisis_repository import CrisisRepository
 from .repository import ConsentRepository, DisclosureLog, ReferralRepository
 from .worklist_repository import WorklistRepository
 
@@ -21,6 +22,7 @@ class UnitOfWork(abc.ABC):
     referrals: ReferralRepository
     consents: ConsentRepository
     disclosures: DisclosureLog
+    crisis: CrisisRepository
     worklist: WorklistRepository
 
     async def __aenter__(self) -> Self:
