@@ -30,6 +30,7 @@ from peerbridge.referrals.v1 import (
     referrals_consent_pb2,
     referrals_events_pb2,
     referrals_service_pb2,
+    referrals_worklist_pb2,
 )
 from peerbridge_identity.adapters import integration_events as identity_events
 from peerbridge_identity.adapters import kafka_topics as identity_topics
@@ -48,8 +49,9 @@ from peerbridge_referrals.domain.commands import CreateReferral, PartyInput
 from peerbridge_referrals.domain.events import DomainEvent
 from peerbridge_referrals.domain.lifecycle import Actor, Side, StatusChange, change_status
 from peerbridge_referrals.domain.model import open_referral
+from peerbridge_referrals.domain.overdue import OverdueKind, OverdueState, ReferralOverdue
 from peerbridge_referrals.domain.rules import validate_new_referral
-from peerbridge_referrals.domain.values import Status, StatusReasonCategory
+from peerbridge_referrals.domain.values import Priority, Status, StatusReasonCategory
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "integration" / "asyncapi.yaml"
@@ -117,6 +119,13 @@ def event_names(*modules: Any) -> set[str]:
         for m in module.DESCRIPTOR.message_types_by_name.values()
     }
     parts = {f.message_type.full_name for m in package for f in m.fields if f.message_type}
+    parts |= {
+        t.full_name
+        for module in modules
+        for service in module.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+        for t in (method.input_type, method.output_type)
+    }
     messages = [m for module in modules for m in module.DESCRIPTOR.message_types_by_name.values()]
     return {m.full_name for m in messages} - parts
 
@@ -187,7 +196,10 @@ def documented_types_of(document: dict[str, Any], message: dict[str, Any]) -> se
 @pytest.mark.parametrize(
     ("topic", "modules"),
     [
-        (integration_events.EVENTS_TOPIC, (referrals_events_pb2, referrals_consent_pb2)),
+        (
+            integration_events.EVENTS_TOPIC,
+            (referrals_events_pb2, referrals_consent_pb2, referrals_worklist_pb2),
+        ),
         (identity_events.EVENTS_TOPIC, (identity_events_pb2,)),
         (AUDIT_TOPIC, (audit_events_pb2,)),
     ],
@@ -257,6 +269,18 @@ def synthetic_events() -> list[DomainEvent]:
             referral, step, clinic, now=CREATED + timedelta(minutes=n)
         )
         events.append(changed)
+    # The accepted version missed its window to act.
+    overdue = OverdueState(
+        referral_id=REFERRAL_ID,
+        version=2,
+        kind=OverdueKind.ACT,
+        status=Status.ACCEPTED,
+        priority=Priority.URGENT,
+        requester_organization_id="program-harbour-test",
+        recipient_organization_id=CLINIC,
+        due_time=CREATED + timedelta(days=3, minutes=1),
+    )
+    events.append(ReferralOverdue(overdue, CREATED + timedelta(days=3, minutes=2)))
     return events
 
 

@@ -100,7 +100,7 @@ def messages_for(event: DomainEvent) -> list[OutboxMessage]:
             OutboxMessage(EVENTS_TOPIC, consent_envelope(message, consent, consent.revoke_time))
         ]
     if isinstance(event, ReferralOverdue):
-        return [OutboxMessage(EVENTS_TOPIC, referral_overdue_envelope(event, SOURCE))]
+        return [OutboxMessage(EVENTS_TOPIC, referral_overdue_envelope(event, SOURCE, RECIPIENT_EXTENSION))]
     if isinstance(event, RiskFlagEscalated | RiskFlagAcknowledged):
         return [OutboxMessage(EVENTS_TOPIC, crisis_envelope(event, SOURCE))]
     raise TypeError(f"no integration events defined for {type(event).__name__}")

@@ -39,13 +39,18 @@ def referral_overdue_message(event: ReferralOverdue) -> worklist_pb2.ReferralOve
     )
 
 
-def referral_overdue_envelope(event: ReferralOverdue, source: str) -> Envelope:
-    # Keyed by the referral id, in order with the referral's other events.
+def referral_overdue_envelope(
+    event: ReferralOverdue, source: str, recipient_extension: str
+) -> Envelope:
+    # Keyed by the referral id, in order with the referral's other events; the recipient
+    # header like theirs, so a clinic filters without decoding.
+    state = event.state
     return envelope_for_proto(
         referral_overdue_message(event),
         source=source,
-        subject=str(event.state.referral_id),
+        subject=str(state.referral_id),
         time=event.detect_time,
+        extensions={recipient_extension: state.recipient_organization_id},
     )
 
 
