@@ -3,7 +3,12 @@ the referrals port's NewReferral.
 
 The codes and identifier systems are the ones the referrals service's FHIR view
 uses on the way out (`urn:peerbridge:*`), so an EHR writes what it reads:
-- `subject.identifier` with system `urn:peerbridge:member`: the member;
+- the subject: `subject.identifier` with system `urn:peerbridge:member` names the
+  member; `subject.identifier` with the clinic's own system (its medical record
+  number, say), or `subject.reference` `#id` to a contained Patient with an
+  `identifier`, names the clinic's patient, whom identity links to a member (or
+  enrols: the contained Patient's first given name, birth date and preferred
+  language are used for a new member; nothing else about the patient is kept);
 - `code.coding` with system `urn:peerbridge:codesystem:referral-category`: the
   kind of service (`peer-support`, `housing`, ...);
 - `requester.identifier` (`urn:peerbridge:organization`): the sending clinic,
@@ -18,13 +23,18 @@ Every field that cannot be translated is reported at once, by its FHIR path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
+from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
+from ..clients.patients import PatientQuery, Resolution
 from ..clients.referrals import Category, Direction, NewReferral, Party, PartyKind, Priority
 from ..problems import FieldError
+from .referrals import ReferralOut
 
 MEMBER_SYSTEM = "urn:peerbridge:member"
 ORGANIZATION_SYSTEM = "urn:peerbridge:organization"
@@ -60,13 +70,53 @@ def parse_service_request(raw: bytes) -> ServiceRequest:
     return resource
 
 
+@dataclass(frozen=True)
+class PatientSubject:
+    """The subject as the clinic knows it: identity finds (or enrols) the member."""
+
+    query: PatientQuery
+    # The FHIR path of each of identity's fields, so errors name what the clinic sent.
+    paths: dict[str, str]
+
+    def path_of(self, field: str) -> str:
+        return self.paths.get(field, field)
+
+
+@dataclass(frozen=True)
+class InboundReferral:
+    # Its subject_member_id is empty while `patient` is still to be resolved.
+    referral: NewReferral
+    patient: PatientSubject | None = None
+
+    def for_member(self, member_id: str) -> NewReferral:
+        return replace(self.referral, subject_member_id=member_id)
+
+
+class InboundReferralOut(ReferralOut):
+    """The referral created, and how its member was found from the clinic's patient:
+    `linked` (already known by this identifier), `enrolled` (a new member), or absent
+    when the request named the member itself."""
+
+    patient_resolution: Resolution | None = None
+
+
 def to_new_referral(resource: ServiceRequest) -> NewReferral:
+    """The referral of a ServiceRequest naming its member (`urn:peerbridge:member`)."""
+    inbound = to_inbound_referral(resource)
+    if inbound.patient is not None:
+        raise ServiceRequestError(
+            [_bad("subject.identifier", f"is required, with system {MEMBER_SYSTEM} and a value")]
+        )
+    return inbound.referral
+
+
+def to_inbound_referral(resource: ServiceRequest) -> InboundReferral:
     errors: list[FieldError] = []
     if resource.status != "active":
         errors.append(_bad("status", "must be active"))
     if resource.intent not in ("order", "original-order"):
         errors.append(_bad("intent", "must be order"))
-    member = _identifier_value(resource.subject, MEMBER_SYSTEM, "subject", errors)
+    member, patient = _subject(resource, errors)
     category = _category(resource, errors)
     priority = _priority(resource.priority, errors)
     requester = _organization(resource.requester, "requester", errors)
@@ -75,10 +125,12 @@ def to_new_referral(resource: ServiceRequest) -> NewReferral:
     reason = _reason(resource, errors)
     if errors:
         raise ServiceRequestError(errors)
-    if not (member and category and priority and requester and recipient and reason):
+    if not ((member or patient) and category and priority and requester and recipient and reason):
         raise AssertionError("every part was checked above")
-    return NewReferral(
-        subject_member_id=member,
+    if patient is not None:
+        patient = replace(patient, query=replace(patient.query, program_id=recipient[0]))
+    referral = NewReferral(
+        subject_member_id=member or "",
         direction=Direction.CLINIC_TO_PEER_SUPPORT,
         category=category,
         priority=priority,
@@ -86,6 +138,7 @@ def to_new_referral(resource: ServiceRequest) -> NewReferral:
         requester=Party(PartyKind.CLINIC, requester[0], requester[1]),
         recipient=Party(PartyKind.PEER_SUPPORT_PROGRAM, recipient[0], recipient[1]),
     )
+    return InboundReferral(referral, patient)
 
 
 def order_key(resource: ServiceRequest) -> str | None:
@@ -94,6 +147,102 @@ def order_key(resource: ServiceRequest) -> str | None:
         if identifier.value:
             return f"{identifier.system or ''}|{identifier.value}"
     return None
+
+
+def _subject(
+    resource: ServiceRequest, errors: list[FieldError]
+) -> tuple[str | None, PatientSubject | None]:
+    """The member's id, or the clinic's patient to resolve; else an error naming the fix."""
+    subject = resource.subject
+    reference = (subject.reference or "") if subject is not None else ""
+    if reference.startswith("#"):
+        return _contained_patient(resource, reference[1:], errors)
+    identifier = subject.identifier if subject is not None else None
+    if identifier is not None and identifier.system and identifier.value:
+        if identifier.system == MEMBER_SYSTEM:
+            return identifier.value, None
+        query = PatientQuery(identifier.system, identifier.value, program_id="")
+        return None, PatientSubject(query, _paths("subject.identifier", None))
+    errors.append(
+        _bad(
+            "subject.identifier",
+            f"is required: the member ({MEMBER_SYSTEM}) or the clinic's patient identifier "
+            "(system and value), or give subject.reference '#id' of a contained Patient",
+        )
+    )
+    return None, None
+
+
+def _contained_patient(
+    resource: ServiceRequest, patient_id: str, errors: list[FieldError]
+) -> tuple[str | None, PatientSubject | None]:
+    found = [
+        (index, item)
+        for index, item in enumerate(resource.contained or [])
+        if isinstance(item, Patient) and item.id == patient_id
+    ]
+    if not found:
+        errors.append(_bad("subject.reference", f"names no contained Patient with id {patient_id}"))
+        return None, None
+    index, patient = found[0]
+    base = f"contained[{index}]"
+    identifiers = [i for i in patient.identifier or [] if i.system and i.value]
+    member = next((str(i.value) for i in identifiers if i.system == MEMBER_SYSTEM), None)
+    if member is not None:
+        return member, None
+    if not identifiers:
+        errors.append(
+            _bad(
+                f"{base}.identifier", "is required: the clinic's patient identifier (system, value)"
+            )
+        )
+        return None, None
+    position = (patient.identifier or []).index(identifiers[0])
+    born = patient.birthDate
+    if born is not None and not isinstance(born, date):
+        errors.append(_bad(f"{base}.birthDate", "must be a full date (YYYY-MM-DD) or left out"))
+        return None, None
+    query = PatientQuery(
+        str(identifiers[0].system),
+        str(identifiers[0].value),
+        program_id="",
+        given_name=_given_name(patient),
+        birth_date=born,
+        language=_preferred_language(patient),
+    )
+    return None, PatientSubject(query, _paths(f"{base}.identifier[{position}]", base))
+
+
+def _given_name(patient: Patient) -> str:
+    for name in patient.name or []:
+        for given in name.given or []:
+            if given and given.strip():
+                return str(given.strip())
+    return ""
+
+
+def _preferred_language(patient: Patient) -> str:
+    communications = sorted(patient.communication or [], key=lambda c: not c.preferred)
+    for communication in communications:
+        for coding in communication.language.coding or []:
+            if coding.code:
+                return str(coding.code)
+    return ""
+
+
+def _paths(identifier: str, patient: str | None) -> dict[str, str]:
+    paths = {
+        "identifier.system": f"{identifier}.system",
+        "identifier.value": f"{identifier}.value",
+        "program_id": "performer[0].identifier",
+    }
+    if patient is not None:
+        paths |= {
+            "demographics.given_name": f"{patient}.name[0].given[0]",
+            "demographics.birth_date": f"{patient}.birthDate",
+            "demographics.language": f"{patient}.communication[0].language",
+        }
+    return paths
 
 
 def _identifier_value(
