@@ -18,7 +18,13 @@ from ..domain.consent import (
     RecipientClass,
 )
 from ..domain.consent_access import ConsentVisibility
-from ..domain.disclosure import DisclosureEntry, DisclosureVisibility
+from ..domain.disclosure import (
+    DisclosureChannel,
+    DisclosureEntry,
+    DisclosureVisibility,
+    purpose_code,
+    purpose_from_code,
+)
 from ..service_layer.repository import (
     ConsentRepository,
     Cursor,
@@ -201,8 +207,8 @@ def _consent(row: asyncpg.Record) -> Consent:
 _INSERT_DISCLOSURE = """
 INSERT INTO disclosure_log (
     referral_id, referral_version, subject_member_id, recipient_organization_id,
-    consent_id, purpose, category, description, disclosed_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    consent_id, purpose, category, description, disclosed_at, channel
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
 
 
@@ -217,11 +223,12 @@ class PostgresDisclosureLog(DisclosureLog):
             entry.referral_version,
             entry.subject_member_id,
             entry.recipient_organization_id,
-            UUID(entry.consent_id),
-            entry.purpose.code,
+            UUID(entry.consent_id) if entry.consent_id is not None else None,
+            purpose_code(entry.purpose),
             entry.category.value,
             entry.description,
             entry.disclosed_at,
+            entry.channel.value,
         )
 
     async def list_for_member(
@@ -264,10 +271,11 @@ def _disclosure(row: asyncpg.Record) -> DisclosureEntry:
         referral_version=row["referral_version"],
         subject_member_id=row["subject_member_id"],
         recipient_organization_id=row["recipient_organization_id"],
-        consent_id=str(row["consent_id"]),
-        purpose=ConsentPurpose[row["purpose"]],
+        consent_id=str(row["consent_id"]) if row["consent_id"] is not None else None,
+        purpose=purpose_from_code(row["purpose"]),
         category=InformationCategory(row["category"]),
         description=row["description"],
         disclosed_at=row["disclosed_at"],
         disclosure_id=row["disclosure_id"],
+        channel=DisclosureChannel(row["channel"]),
     )

@@ -33,8 +33,8 @@ class ReferralsServicer(service_grpc.ReferralsServiceServicer):
     async def GetReferral(
         self, request: service_pb2.GetReferralRequest, context: Any
     ) -> service_pb2.GetReferralResponse:
-        referral = await self._application.get_referral(translate.get_query(request))
-        return service_pb2.GetReferralResponse(referral=to_proto_referral(referral))
+        read = await self._application.read_referral(translate.get_query(request))
+        return translate.get_response(read)
 
     async def ListReferrals(
         self, request: service_pb2.ListReferralsRequest, context: Any

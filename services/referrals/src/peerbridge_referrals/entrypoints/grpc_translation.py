@@ -14,7 +14,9 @@ from ..domain.commands import (
     RevokeConsent,
     UpdateReferralStatus,
 )
-from ..domain.disclosure import DisclosureEntry
+from ..domain.disclosure import DisclosureEntry, purpose_code
+from ..domain.model import Referral
+from ..domain.read_gate import NOT_A_DISCLOSURE, GatedRead, ReadDisclosure, ReadView
 from ..domain.values import Category, Direction, PartyKind, Priority, Status, StatusReasonCategory
 from ..service_layer.queries import (
     ConsentPage,
@@ -68,9 +70,43 @@ def list_query(request: service_pb2.ListReferralsRequest) -> ListReferrals:
 
 
 def list_response(page: ReferralPage) -> service_pb2.ListReferralsResponse:
+    disclosures = page.disclosures or [NOT_A_DISCLOSURE] * len(page.referrals)
     return service_pb2.ListReferralsResponse(
-        referrals=[to_proto_referral(r) for r in page.referrals],
+        referrals=[
+            read_referral_to_proto(r, d) for r, d in zip(page.referrals, disclosures, strict=True)
+        ],
         next_page_token=page.next_page_token,
+        disclosures=[read_disclosure_to_proto(d) for d in disclosures],
+    )
+
+
+def get_response(read: GatedRead) -> service_pb2.GetReferralResponse:
+    return service_pb2.GetReferralResponse(
+        referral=read_referral_to_proto(read.referral, read.disclosure),
+        disclosure=read_disclosure_to_proto(read.disclosure),
+    )
+
+
+def read_referral_to_proto(
+    referral: Referral, disclosure: ReadDisclosure
+) -> resources_pb2.Referral:
+    message = to_proto_referral(referral)
+    if disclosure.view is ReadView.REDACTED:
+        # The category tells what the member is referred for: withheld with the rest.
+        message.ClearField("category")
+    return message
+
+
+_READ_VIEWS = {
+    ReadView.FULL: service_pb2.READ_VIEW_FULL,
+    ReadView.REDACTED: service_pb2.READ_VIEW_REDACTED,
+}
+
+
+def read_disclosure_to_proto(disclosure: ReadDisclosure) -> service_pb2.ReadDisclosure:
+    return service_pb2.ReadDisclosure(
+        view=_READ_VIEWS[disclosure.view],
+        reason=disclosure.reason,
     )
 
 
@@ -137,8 +173,8 @@ def to_proto_disclosure(entry: DisclosureEntry) -> service_pb2.Disclosure:
         disclosure_id=str(entry.disclosure_id or ""),
         referral_id=entry.referral_id,
         recipient_organization_id=entry.recipient_organization_id,
-        consent_id=entry.consent_id,
-        purpose=entry.purpose.code,
+        consent_id=entry.consent_id or "",
+        purpose=purpose_code(entry.purpose),
         category=entry.category.value,
         description=entry.description,
         disclosed_at=to_timestamp(entry.disclosed_at),

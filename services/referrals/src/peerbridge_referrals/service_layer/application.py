@@ -10,6 +10,7 @@ from peerbridge_platform.auth.context import require_principal
 from ..domain.commands import CreateReferral, RecordConsent, RevokeConsent, UpdateReferralStatus
 from ..domain.consent import Consent
 from ..domain.model import Referral
+from ..domain.read_gate import GatedRead
 from . import consent_handlers, disclosure_handlers, handlers
 from .audit import DeniedAccessLog
 from .pagination import PageLimits
@@ -51,8 +52,15 @@ class ReferralsApplication:
         )
 
     async def get_referral(self, query: GetReferral) -> Referral:
-        return await handlers.get_referral(
-            query, self.uow_factory(), caller=require_principal(), denials=self.denials
+        return (await self.read_referral(query)).referral
+
+    async def read_referral(self, query: GetReferral) -> GatedRead:
+        return await handlers.read_referral(
+            query,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            clock=self.clock,
         )
 
     async def list_referrals(self, query: ListReferrals) -> ReferralPage:
@@ -62,6 +70,7 @@ class ReferralsApplication:
             caller=require_principal(),
             denials=self.denials,
             limits=self.page_limits,
+            clock=self.clock,
         )
 
     async def update_referral_status(self, command: UpdateReferralStatus) -> Referral:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from peerbridge_platform.audit.model import PurposeOfUse
@@ -24,10 +24,12 @@ from peerbridge_platform.logging import get_logger
 
 from ..domain.access_rules import create_refusal, purpose_of_use, visibility_for
 from ..domain.commands import CreateReferral, UpdateReferralStatus
-from ..domain.disclosure import Disclosure, disclosure_for, log_entry
+from ..domain.consent import Consent
+from ..domain.disclosure import Disclosure, DisclosureChannel, disclosure_for, log_entry
 from ..domain.events import ReferralCreated
 from ..domain.lifecycle import actor_for, change_status, validate_status_change
 from ..domain.model import Referral, ReferralDetails, open_referral
+from ..domain.read_gate import READ_DESCRIPTION, GatedRead, gate_read, is_disclosure
 from ..domain.rules import check_opaque_id, is_opaque_id, parse_choice, validate_new_referral
 from ..domain.values import Status
 from .audit import CREATE, DISCLOSE, LIST, READ, UPDATE_STATUS, Access, DeniedAccessLog
@@ -40,6 +42,10 @@ Clock = Callable[[], datetime]
 IdFactory = Callable[[], UUID]
 
 log = get_logger(__name__)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
 
 
 async def create_referral(
@@ -130,10 +136,29 @@ def _same_request(existing: Referral, details: ReferralDetails) -> Referral:
 
 
 async def get_referral(
-    query: GetReferral, uow: UnitOfWork, *, caller: Principal, denials: DeniedAccessLog
+    query: GetReferral,
+    uow: UnitOfWork,
+    *,
+    caller: Principal,
+    denials: DeniedAccessLog,
+    clock: Clock = now_utc,
 ) -> Referral:
+    """The referral as `read_referral` returns it, without the marker."""
+    read = await read_referral(query, uow, caller=caller, denials=denials, clock=clock)
+    return read.referral
+
+
+async def read_referral(
+    query: GetReferral,
+    uow: UnitOfWork,
+    *,
+    caller: Principal,
+    denials: DeniedAccessLog,
+    clock: Clock = now_utc,
+) -> GatedRead:
     """The referral, if the caller may see it; NOT_FOUND alike whether it is missing or
-    someone else's, since its existence is itself sensitive."""
+    someone else's, since its existence is itself sensitive. Read by its recipient, it is
+    gated by the member's consent (`domain.read_gate`)."""
     referral_id = parse_uuid(query.referral_id)
     purpose = purpose_of_use(caller)
     await require_scope(
@@ -143,8 +168,9 @@ async def get_referral(
         referral = await uow.referrals.get(referral_id)
         if referral is not None and visibility_for(caller).admits(referral):
             await uow.record_access(_access(READ, referral, purpose))
+            [read] = await _gate_reads(uow, caller, [referral], clock())
             await uow.commit()
-            return referral
+            return read
     # Probing for ids is worth a record too, so a missing referral is audited as well.
     await denials.record_denied(
         Access(
@@ -156,6 +182,35 @@ async def get_referral(
         )
     )
     raise NotFound(f"referral {referral_id} not found")
+
+
+async def _gate_reads(
+    uow: UnitOfWork, caller: Principal, referrals: list[Referral], at: datetime
+) -> list[GatedRead]:
+    """Each referral as the caller may read it. A read by the recipient is a disclosure:
+    audited as one with why, and logged when full, in the read's transaction."""
+    reads: list[GatedRead] = []
+    for referral in referrals:
+        consents: list[Consent] = []
+        if is_disclosure(caller, referral):
+            consents = await uow.consents.active_for_member(referral.subject_member_id)
+        read = gate_read(caller, referral, consents, at)
+        if (decision := read.decision) is not None:
+            if decision.consent is not None:
+                entry = log_entry(
+                    referral,
+                    decision.consent,
+                    at,
+                    purpose=decision.purpose,
+                    description=READ_DESCRIPTION,
+                    channel=DisclosureChannel.API_READ,
+                )
+                await uow.disclosures.add(entry)
+            why = f"read by the recipient, {read.disclosure.view.value}: {read.disclosure.reason}"
+            access = _access(DISCLOSE, referral, PurposeOfUse(decision.purpose.code), why)
+            await uow.record_access(access)
+        reads.append(read)
+    return reads
 
 
 async def update_referral_status(
@@ -223,7 +278,8 @@ async def _gate(uow: UnitOfWork, referral: Referral, at: datetime) -> Disclosure
     consents = await uow.consents.active_for_member(referral.subject_member_id)
     disclosure = disclosure_for(referral, consents, at)
     if disclosure.consent is not None:
-        await uow.disclosures.add(log_entry(referral, disclosure.consent, at))
+        entry = log_entry(referral, disclosure.consent, at, purpose=disclosure.purpose)
+        await uow.disclosures.add(entry)
         why = f"full view under consent {disclosure.consent.consent_id}"
     else:
         why = f"minimal view: {disclosure.withheld_because}"
@@ -258,6 +314,7 @@ async def list_referrals(
     caller: Principal,
     denials: DeniedAccessLog,
     limits: PageLimits,
+    clock: Clock = now_utc,
 ) -> ReferralPage:
     """One page of what the caller may see, newest first; the token of the next page is
     empty on the last one. Asking for another member's referrals returns an empty page."""
@@ -284,13 +341,18 @@ async def list_referrals(
         page = found[:size]
         for referral in page:
             await uow.record_access(_access(LIST, referral, purpose))
+        reads = await _gate_reads(uow, caller, page, clock())
         if page:
             await uow.commit()
     next_token = ""
     if len(found) > size:
         last = page[-1]
         next_token = encode_page_token(Cursor(last.create_time, last.referral_id), where)
-    return ReferralPage(referrals=page, next_page_token=next_token)
+    return ReferralPage(
+        referrals=[read.referral for read in reads],
+        next_page_token=next_token,
+        disclosures=[read.disclosure for read in reads],
+    )
 
 
 def _parse_filter(query: ListReferrals) -> ReferralFilter:

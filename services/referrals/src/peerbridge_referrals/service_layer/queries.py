@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..domain.consent import Consent
 from ..domain.disclosure import DisclosureEntry
 from ..domain.model import Referral
+from ..domain.read_gate import ReadDisclosure
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class ListReferrals:
 class ReferralPage:
     referrals: list[Referral]
     next_page_token: str
+    # What each read returned of the referral at the same place, and why.
+    disclosures: list[ReadDisclosure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

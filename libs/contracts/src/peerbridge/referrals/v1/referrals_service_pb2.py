@@ -27,51 +27,55 @@ from peerbridge.referrals.v1 import referrals_consent_pb2 as peerbridge_dot_refe
 from peerbridge.referrals.v1 import referrals_resources_pb2 as peerbridge_dot_referrals_dot_v1_dot_referrals__resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/peerbridge/referrals/v1/referrals_service.proto\x12\x17peerbridge.referrals.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a/peerbridge/referrals/v1/referrals_consent.proto\x1a\x31peerbridge/referrals/v1/referrals_resources.proto\"\xf5\x02\n\x15\x43reateReferralRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x19\n\x11subject_member_id\x18\x02 \x01(\t\x12=\n\tdirection\x18\x03 \x01(\x0e\x32*.peerbridge.referrals.v1.ReferralDirection\x12;\n\x08\x63\x61tegory\x18\x04 \x01(\x0e\x32).peerbridge.referrals.v1.ReferralCategory\x12;\n\x08priority\x18\x05 \x01(\x0e\x32).peerbridge.referrals.v1.ReferralPriority\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x31\n\trequester\x18\x07 \x01(\x0b\x32\x1e.peerbridge.referrals.v1.Party\x12\x31\n\trecipient\x18\x08 \x01(\x0b\x32\x1e.peerbridge.referrals.v1.Party\"M\n\x16\x43reateReferralResponse\x12\x33\n\x08referral\x18\x01 \x01(\x0b\x32!.peerbridge.referrals.v1.Referral\")\n\x12GetReferralRequest\x12\x13\n\x0breferral_id\x18\x01 \x01(\t\"J\n\x13GetReferralResponse\x12\x33\n\x08referral\x18\x01 \x01(\x0b\x32!.peerbridge.referrals.v1.Referral\"\xbc\x01\n\x14ListReferralsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1e\n\x11subject_member_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12<\n\x06status\x18\x04 \x01(\x0e\x32\'.peerbridge.referrals.v1.ReferralStatusH\x01\x88\x01\x01\x42\x14\n\x12_subject_member_idB\t\n\x07_status\"f\n\x15ListReferralsResponse\x12\x34\n\treferrals\x18\x01 \x03(\x0b\x32!.peerbridge.referrals.v1.Referral\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x84\x02\n\x1bUpdateReferralStatusRequest\x12\x13\n\x0breferral_id\x18\x01 \x01(\t\x12\x37\n\x06status\x18\x02 \x01(\x0e\x32\'.peerbridge.referrals.v1.ReferralStatus\x12\x15\n\rstatus_reason\x18\x03 \x01(\t\x12U\n\x16status_reason_category\x18\x04 \x01(\x0e\x32\x35.peerbridge.referrals.v1.ReferralStatusReasonCategory\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x06 \x01(\x03\"S\n\x1cUpdateReferralStatusResponse\x12\x33\n\x08referral\x18\x01 \x01(\x0b\x32!.peerbridge.referrals.v1.Referral\"`\n\x14RecordConsentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x34\n\x05terms\x18\x02 \x01(\x0b\x32%.peerbridge.referrals.v1.ConsentTerms\"J\n\x15RecordConsentResponse\x12\x31\n\x07\x63onsent\x18\x01 \x01(\x0b\x32 .peerbridge.referrals.v1.Consent\":\n\x14RevokeConsentRequest\x12\x12\n\nconsent_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"J\n\x15RevokeConsentResponse\x12\x31\n\x07\x63onsent\x18\x01 \x01(\x0b\x32 .peerbridge.referrals.v1.Consent\"\'\n\x11GetConsentRequest\x12\x12\n\nconsent_id\x18\x01 \x01(\t\"G\n\x12GetConsentResponse\x12\x31\n\x07\x63onsent\x18\x01 \x01(\x0b\x32 .peerbridge.referrals.v1.Consent\"W\n\x13ListConsentsRequest\x12\x19\n\x11subject_member_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"c\n\x14ListConsentsResponse\x12\x32\n\x08\x63onsents\x18\x01 \x03(\x0b\x32 .peerbridge.referrals.v1.Consent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x16ListDisclosuresRequest\x12\x19\n\x11subject_member_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"l\n\x17ListDisclosuresResponse\x12\x38\n\x0b\x64isclosures\x18\x01 \x03(\x0b\x32#.peerbridge.referrals.v1.Disclosure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd9\x01\n\nDisclosure\x12\x15\n\rdisclosure_id\x18\x01 \x01(\t\x12\x13\n\x0breferral_id\x18\x02 \x01(\t\x12!\n\x19recipient_organization_id\x18\x03 \x01(\t\x12\x12\n\nconsent_id\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x30\n\x0c\x64isclosed_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x8f\x08\n\x10ReferralsService\x12q\n\x0e\x43reateReferral\x12..peerbridge.referrals.v1.CreateReferralRequest\x1a/.peerbridge.referrals.v1.CreateReferralResponse\x12h\n\x0bGetReferral\x12+.peerbridge.referrals.v1.GetReferralRequest\x1a,.peerbridge.referrals.v1.GetReferralResponse\x12n\n\rListReferrals\x12-.peerbridge.referrals.v1.ListReferralsRequest\x1a..peerbridge.referrals.v1.ListReferralsResponse\x12\x83\x01\n\x14UpdateReferralStatus\x12\x34.peerbridge.referrals.v1.UpdateReferralStatusRequest\x1a\x35.peerbridge.referrals.v1.UpdateReferralStatusResponse\x12n\n\rRecordConsent\x12-.peerbridge.referrals.v1.RecordConsentRequest\x1a..peerbridge.referrals.v1.RecordConsentResponse\x12n\n\rRevokeConsent\x12-.peerbridge.referrals.v1.RevokeConsentRequest\x1a..peerbridge.referrals.v1.RevokeConsentResponse\x12\x65\n\nGetConsent\x12*.peerbridge.referrals.v1.GetConsentRequest\x1a+.peerbridge.referrals.v1.GetConsentResponse\x12k\n\x0cListConsents\x12,.peerbridge.referrals.v1.ListConsentsRequest\x1a-.peerbridge.referrals.v1.ListConsentsResponse\x12t\n\x0fListDisclosures\x12/.peerbridge.referrals.v1.ListDisclosuresRequest\x1a\x30.peerbridge.referrals.v1.ListDisclosuresResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/peerbridge/referrals/v1/referrals_service.proto\x12\x17peerbridge.referrals.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a/peerbridge/referrals/v1/referrals_consent.proto\x1a\x31peerbridge/referrals/v1/referrals_resources.proto\"\xf5\x02\n\x15\x43reateReferralRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x19\n\x11subject_member_id\x18\x02 \x01(\t\x12=\n\tdirection\x18\x03 \x01(\x0e\x32*.peerbridge.referrals.v1.ReferralDirection\x12;\n\x08\x63\x61tegory\x18\x04 \x01(\x0e\x32).peerbridge.referrals.v1.ReferralCategory\x12;\n\x08priority\x18\x05 \x01(\x0e\x32).peerbridge.referrals.v1.ReferralPriority\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x31\n\trequester\x18\x07 \x01(\x0b\x32\x1e.peerbridge.referrals.v1.Party\x12\x31\n\trecipient\x18\x08 \x01(\x0b\x32\x1e.peerbridge.referrals.v1.Party\"M\n\x16\x43reateReferralResponse\x12\x33\n\x08referral\x18\x01 \x01(\x0b\x32!.peerbridge.referrals.v1.Referral\")\n\x12GetReferralRequest\x12\x13\n\x0breferral_id\x18\x01 \x01(\t\"\x87\x01\n\x13GetReferralResponse\x12\x33\n\x08referral\x18\x01 \x01(\x0b\x32!.peerbridge.referrals.v1.Referral\x12;\n\ndisclosure\x18\x02 \x01(\x0b\x32\'.peerbridge.referrals.v1.ReadDisclosure\"Q\n\x0eReadDisclosure\x12/\n\x04view\x18\x01 \x01(\x0e\x32!.peerbridge.referrals.v1.ReadView\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xbc\x01\n\x14ListReferralsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1e\n\x11subject_member_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12<\n\x06status\x18\x04 \x01(\x0e\x32\'.peerbridge.referrals.v1.ReferralStatusH\x01\x88\x01\x01\x42\x14\n\x12_subject_member_idB\t\n\x07_status\"\xa4\x01\n\x15ListReferralsResponse\x12\x34\n\treferrals\x18\x01 \x03(\x0b\x32!.peerbridge.referrals.v1.Referral\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12<\n\x0b\x64isclosures\x18\x03 \x03(\x0b\x32\'.peerbridge.referrals.v1.ReadDisclosure\"\x84\x02\n\x1bUpdateReferralStatusRequest\x12\x13\n\x0breferral_id\x18\x01 \x01(\t\x12\x37\n\x06status\x18\x02 \x01(\x0e\x32\'.peerbridge.referrals.v1.ReferralStatus\x12\x15\n\rstatus_reason\x18\x03 \x01(\t\x12U\n\x16status_reason_category\x18\x04 \x01(\x0e\x32\x35.peerbridge.referrals.v1.ReferralStatusReasonCategory\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x06 \x01(\x03\"S\n\x1cUpdateReferralStatusResponse\x12\x33\n\x08referral\x18\x01 \x01(\x0b\x32!.peerbridge.referrals.v1.Referral\"`\n\x14RecordConsentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x34\n\x05terms\x18\x02 \x01(\x0b\x32%.peerbridge.referrals.v1.ConsentTerms\"J\n\x15RecordConsentResponse\x12\x31\n\x07\x63onsent\x18\x01 \x01(\x0b\x32 .peerbridge.referrals.v1.Consent\":\n\x14RevokeConsentRequest\x12\x12\n\nconsent_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"J\n\x15RevokeConsentResponse\x12\x31\n\x07\x63onsent\x18\x01 \x01(\x0b\x32 .peerbridge.referrals.v1.Consent\"\'\n\x11GetConsentRequest\x12\x12\n\nconsent_id\x18\x01 \x01(\t\"G\n\x12GetConsentResponse\x12\x31\n\x07\x63onsent\x18\x01 \x01(\x0b\x32 .peerbridge.referrals.v1.Consent\"W\n\x13ListConsentsRequest\x12\x19\n\x11subject_member_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"c\n\x14ListConsentsResponse\x12\x32\n\x08\x63onsents\x18\x01 \x03(\x0b\x32 .peerbridge.referrals.v1.Consent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x16ListDisclosuresRequest\x12\x19\n\x11subject_member_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"l\n\x17ListDisclosuresResponse\x12\x38\n\x0b\x64isclosures\x18\x01 \x03(\x0b\x32#.peerbridge.referrals.v1.Disclosure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd9\x01\n\nDisclosure\x12\x15\n\rdisclosure_id\x18\x01 \x01(\t\x12\x13\n\x0breferral_id\x18\x02 \x01(\t\x12!\n\x19recipient_organization_id\x18\x03 \x01(\t\x12\x12\n\nconsent_id\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x30\n\x0c\x64isclosed_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*Q\n\x08ReadView\x12\x19\n\x15READ_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eREAD_VIEW_FULL\x10\x01\x12\x16\n\x12READ_VIEW_REDACTED\x10\x02\x32\x8f\x08\n\x10ReferralsService\x12q\n\x0e\x43reateReferral\x12..peerbridge.referrals.v1.CreateReferralRequest\x1a/.peerbridge.referrals.v1.CreateReferralResponse\x12h\n\x0bGetReferral\x12+.peerbridge.referrals.v1.GetReferralRequest\x1a,.peerbridge.referrals.v1.GetReferralResponse\x12n\n\rListReferrals\x12-.peerbridge.referrals.v1.ListReferralsRequest\x1a..peerbridge.referrals.v1.ListReferralsResponse\x12\x83\x01\n\x14UpdateReferralStatus\x12\x34.peerbridge.referrals.v1.UpdateReferralStatusRequest\x1a\x35.peerbridge.referrals.v1.UpdateReferralStatusResponse\x12n\n\rRecordConsent\x12-.peerbridge.referrals.v1.RecordConsentRequest\x1a..peerbridge.referrals.v1.RecordConsentResponse\x12n\n\rRevokeConsent\x12-.peerbridge.referrals.v1.RevokeConsentRequest\x1a..peerbridge.referrals.v1.RevokeConsentResponse\x12\x65\n\nGetConsent\x12*.peerbridge.referrals.v1.GetConsentRequest\x1a+.peerbridge.referrals.v1.GetConsentResponse\x12k\n\x0cListConsents\x12,.peerbridge.referrals.v1.ListConsentsRequest\x1a-.peerbridge.referrals.v1.ListConsentsResponse\x12t\n\x0fListDisclosures\x12/.peerbridge.referrals.v1.ListDisclosuresRequest\x1a\x30.peerbridge.referrals.v1.ListDisclosuresResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'peerbridge.referrals.v1.referrals_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_READVIEW']._serialized_start=2670
+  _globals['_READVIEW']._serialized_end=2751
   _globals['_CREATEREFERRALREQUEST']._serialized_start=210
   _globals['_CREATEREFERRALREQUEST']._serialized_end=583
   _globals['_CREATEREFERRALRESPONSE']._serialized_start=585
   _globals['_CREATEREFERRALRESPONSE']._serialized_end=662
   _globals['_GETREFERRALREQUEST']._serialized_start=664
   _globals['_GETREFERRALREQUEST']._serialized_end=705
-  _globals['_GETREFERRALRESPONSE']._serialized_start=707
-  _globals['_GETREFERRALRESPONSE']._serialized_end=781
-  _globals['_LISTREFERRALSREQUEST']._serialized_start=784
-  _globals['_LISTREFERRALSREQUEST']._serialized_end=972
-  _globals['_LISTREFERRALSRESPONSE']._serialized_start=974
-  _globals['_LISTREFERRALSRESPONSE']._serialized_end=1076
-  _globals['_UPDATEREFERRALSTATUSREQUEST']._serialized_start=1079
-  _globals['_UPDATEREFERRALSTATUSREQUEST']._serialized_end=1339
-  _globals['_UPDATEREFERRALSTATUSRESPONSE']._serialized_start=1341
-  _globals['_UPDATEREFERRALSTATUSRESPONSE']._serialized_end=1424
-  _globals['_RECORDCONSENTREQUEST']._serialized_start=1426
-  _globals['_RECORDCONSENTREQUEST']._serialized_end=1522
-  _globals['_RECORDCONSENTRESPONSE']._serialized_start=1524
-  _globals['_RECORDCONSENTRESPONSE']._serialized_end=1598
-  _globals['_REVOKECONSENTREQUEST']._serialized_start=1600
-  _globals['_REVOKECONSENTREQUEST']._serialized_end=1658
-  _globals['_REVOKECONSENTRESPONSE']._serialized_start=1660
-  _globals['_REVOKECONSENTRESPONSE']._serialized_end=1734
-  _globals['_GETCONSENTREQUEST']._serialized_start=1736
-  _globals['_GETCONSENTREQUEST']._serialized_end=1775
-  _globals['_GETCONSENTRESPONSE']._serialized_start=1777
-  _globals['_GETCONSENTRESPONSE']._serialized_end=1848
-  _globals['_LISTCONSENTSREQUEST']._serialized_start=1850
-  _globals['_LISTCONSENTSREQUEST']._serialized_end=1937
-  _globals['_LISTCONSENTSRESPONSE']._serialized_start=1939
-  _globals['_LISTCONSENTSRESPONSE']._serialized_end=2038
-  _globals['_LISTDISCLOSURESREQUEST']._serialized_start=2040
-  _globals['_LISTDISCLOSURESREQUEST']._serialized_end=2130
-  _globals['_LISTDISCLOSURESRESPONSE']._serialized_start=2132
-  _globals['_LISTDISCLOSURESRESPONSE']._serialized_end=2240
-  _globals['_DISCLOSURE']._serialized_start=2243
-  _globals['_DISCLOSURE']._serialized_end=2460
-  _globals['_REFERRALSSERVICE']._serialized_start=2463
-  _globals['_REFERRALSSERVICE']._serialized_end=3502
+  _globals['_GETREFERRALRESPONSE']._serialized_start=708
+  _globals['_GETREFERRALRESPONSE']._serialized_end=843
+  _globals['_READDISCLOSURE']._serialized_start=845
+  _globals['_READDISCLOSURE']._serialized_end=926
+  _globals['_LISTREFERRALSREQUEST']._serialized_start=929
+  _globals['_LISTREFERRALSREQUEST']._serialized_end=1117
+  _globals['_LISTREFERRALSRESPONSE']._serialized_start=1120
+  _globals['_LISTREFERRALSRESPONSE']._serialized_end=1284
+  _globals['_UPDATEREFERRALSTATUSREQUEST']._serialized_start=1287
+  _globals['_UPDATEREFERRALSTATUSREQUEST']._serialized_end=1547
+  _globals['_UPDATEREFERRALSTATUSRESPONSE']._serialized_start=1549
+  _globals['_UPDATEREFERRALSTATUSRESPONSE']._serialized_end=1632
+  _globals['_RECORDCONSENTREQUEST']._serialized_start=1634
+  _globals['_RECORDCONSENTREQUEST']._serialized_end=1730
+  _globals['_RECORDCONSENTRESPONSE']._serialized_start=1732
+  _globals['_RECORDCONSENTRESPONSE']._serialized_end=1806
+  _globals['_REVOKECONSENTREQUEST']._serialized_start=1808
+  _globals['_REVOKECONSENTREQUEST']._serialized_end=1866
+  _globals['_REVOKECONSENTRESPONSE']._serialized_start=1868
+  _globals['_REVOKECONSENTRESPONSE']._serialized_end=1942
+  _globals['_GETCONSENTREQUEST']._serialized_start=1944
+  _globals['_GETCONSENTREQUEST']._serialized_end=1983
+  _globals['_GETCONSENTRESPONSE']._serialized_start=1985
+  _globals['_GETCONSENTRESPONSE']._serialized_end=2056
+  _globals['_LISTCONSENTSREQUEST']._serialized_start=2058
+  _globals['_LISTCONSENTSREQUEST']._serialized_end=2145
+  _globals['_LISTCONSENTSRESPONSE']._serialized_start=2147
+  _globals['_LISTCONSENTSRESPONSE']._serialized_end=2246
+  _globals['_LISTDISCLOSURESREQUEST']._serialized_start=2248
+  _globals['_LISTDISCLOSURESREQUEST']._serialized_end=2338
+  _globals['_LISTDISCLOSURESRESPONSE']._serialized_start=2340
+  _globals['_LISTDISCLOSURESRESPONSE']._serialized_end=2448
+  _globals['_DISCLOSURE']._serialized_start=2451
+  _globals['_DISCLOSURE']._serialized_end=2668
+  _globals['_REFERRALSSERVICE']._serialized_start=2754
+  _globals['_REFERRALSSERVICE']._serialized_end=3793
 # @@protoc_insertion_point(module_scope)

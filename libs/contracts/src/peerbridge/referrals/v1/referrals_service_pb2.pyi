@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from peerbridge.referrals.v1 import referrals_consent_pb2 as _referrals_consent_pb2
 from peerbridge.referrals.v1 import referrals_resources_pb2 as _referrals_resources_pb2
 import builtins as _builtins
@@ -20,6 +21,36 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ReadView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReadViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReadView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    READ_VIEW_UNSPECIFIED: _ReadView.ValueType  # 0
+    """Not set."""
+    READ_VIEW_FULL: _ReadView.ValueType  # 1
+    """The referral as stored."""
+    READ_VIEW_REDACTED: _ReadView.ValueType  # 2
+    """Without the member's detail: `subject_member_id`, `category` (UNSPECIFIED),
+    `reason`, `status_reason`, `status_reason_category`, `outcome` and the
+    requester's `practitioner_id` are left empty, as the minimal FHIR view.
+    """
+
+class ReadView(_ReadView, metaclass=_ReadViewEnumTypeWrapper):
+    """How much of a referral a read returned."""
+
+READ_VIEW_UNSPECIFIED: ReadView.ValueType  # 0
+"""Not set."""
+READ_VIEW_FULL: ReadView.ValueType  # 1
+"""The referral as stored."""
+READ_VIEW_REDACTED: ReadView.ValueType  # 2
+"""Without the member's detail: `subject_member_id`, `category` (UNSPECIFIED),
+`reason`, `status_reason`, `status_reason_category`, `outcome` and the
+requester's `practitioner_id` are left empty, as the minimal FHIR view.
+"""
+Global___ReadView: _TypeAlias = ReadView  # noqa: Y015
 
 @_typing.final
 class CreateReferralRequest(_message.Message):
@@ -130,22 +161,60 @@ class GetReferralResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REFERRAL_FIELD_NUMBER: _builtins.int
+    DISCLOSURE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def referral(self) -> _referrals_resources_pb2.Referral:
-        """The referral as stored."""
+        """The referral as stored, or redacted as `disclosure` says."""
+
+    @_builtins.property
+    def disclosure(self) -> Global___ReadDisclosure:
+        """What of the referral this read returned, and why."""
 
     def __init__(
         self,
         *,
         referral: _referrals_resources_pb2.Referral | None = ...,
+        disclosure: Global___ReadDisclosure | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["referral", b"referral"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["disclosure", b"disclosure", "referral", b"referral"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["referral", b"referral"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["disclosure", b"disclosure", "referral", b"referral"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetReferralResponse: _TypeAlias = GetReferralResponse  # noqa: Y015
+
+@_typing.final
+class ReadDisclosure(_message.Message):
+    """What a read returned of a referral. A read by someone of the recipient
+    organization of a referral a peer support program sent is a disclosure
+    (42 CFR Part 2): whole only under the member's consent, redacted otherwise.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    view: Global___ReadView.ValueType
+    """Whether the referral came whole or redacted."""
+    reason: _builtins.str
+    """Why, in short non-clinical text: the consent it was disclosed under, or
+    what no consent covers. Empty for reads that disclose nothing (the
+    requesting side's, the member's own).
+    """
+    def __init__(
+        self,
+        *,
+        view: Global___ReadView.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadDisclosure: _TypeAlias = ReadDisclosure  # noqa: Y015
 
 @_typing.final
 class ListReferralsRequest(_message.Message):
@@ -200,21 +269,27 @@ class ListReferralsResponse(_message.Message):
 
     REFERRALS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    DISCLOSURES_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Cursor for the next page; empty when this is the last page."""
     @_builtins.property
     def referrals(self) -> _containers.RepeatedCompositeFieldContainer[_referrals_resources_pb2.Referral]:
         """The referrals on this page, newest first."""
 
+    @_builtins.property
+    def disclosures(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReadDisclosure]:
+        """What each read returned of the referral at the same index, and why."""
+
     def __init__(
         self,
         *,
         referrals: _abc.Iterable[_referrals_resources_pb2.Referral] | None = ...,
         next_page_token: _builtins.str = ...,
+        disclosures: _abc.Iterable[Global___ReadDisclosure] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "referrals", b"referrals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["disclosures", b"disclosures", "next_page_token", b"next_page_token", "referrals", b"referrals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
