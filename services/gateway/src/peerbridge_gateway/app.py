@@ -22,6 +22,8 @@ from peerbridge_platform.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 from .authentication import Authenticator, RateLimitedLog
 from .clients.consents import ConsentsClient
 from .clients.consents_grpc import GrpcConsentsClient
+from .clients.crisis import CrisisClient
+from .clients.crisis_grpc import crisis_client
 from .clients.disclosures import DisclosuresClient
 from .clients.disclosures_grpc import GrpcDisclosuresClient
 from .clients.grpc_calls import CHANNEL_OPTIONS
@@ -76,6 +78,7 @@ def create_app(
     referrals: ReferralsClient | None = None,
     consents: ConsentsClient | None = None,
     disclosures: DisclosuresClient | None = None,
+    crisis: CrisisClient | None = None,
     idempotency_store: IdempotencyStore | None = None,
     tokens: TokenClient | None = None,
     token_verifier: BearerVerifier | None = None,
@@ -103,6 +106,9 @@ def create_app(
                 _referrals_service(settings, referrals, consents, disclosures)
             )
             client = service.referrals
+            crisis_service = await stack.enter_async_context(
+                crisis_client(settings.referrals_target, settings.grpc_timeout_s, crisis)
+            )
             identity = await stack.enter_async_context(_identity(settings, tokens, token_verifier))
             purge = asyncio.create_task(
                 purge_periodically(store, settings.idempotency_purge_interval_s)
@@ -112,6 +118,7 @@ def create_app(
                 referrals=client,
                 consents=service.consents,
                 disclosures=service.disclosures,
+                crisis=crisis_service,
                 tokens=identity.tokens,
                 authenticator=Authenticator(
                     identity.verifier, RateLimitedLog(settings.auth_failure_log_per_minute), audit

@@ -12,6 +12,7 @@ from peerbridge_platform.grpc import Caller
 
 from .authentication import SCHEME_NAME, Authenticated
 from .clients.consents import ConsentsClient
+from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
 from .clients.referrals import ReferralsClient
 from .idempotency.http import IdempotentPost
@@ -52,6 +53,13 @@ def get_disclosures(resources: Resources) -> DisclosuresClient:
 
 
 Disclosures = Annotated[DisclosuresClient, Depends(get_disclosures)]
+
+
+def get_crisis(resources: Resources) -> CrisisClient:
+    return resources.crisis
+
+
+Crisis = Annotated[CrisisClient, Depends(get_crisis)]
 
 
 bearer_scheme = HTTPBearer(

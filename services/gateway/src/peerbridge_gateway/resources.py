@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .authentication import Authenticator
 from .clients.consents import ConsentsClient
+from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
 from .clients.referrals import ReferralsClient
 from .clients.tokens import TokenClient
@@ -31,6 +32,8 @@ class GatewayResources:
     consents: ConsentsClient
     # The referrals service's accounting of disclosures.
     disclosures: DisclosuresClient
+    # The referrals service's CrisisService: risk flags and where they go.
+    crisis: CrisisClient
     tokens: TokenClient
     authenticator: Authenticator
     jwks: CachedJwks
