@@ -20,6 +20,9 @@ class PlatformSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
+    # host:port of the Prometheus endpoint (GET /metrics), a listener of its own so it is
+    # never on the public API; unset: no endpoint. Port 0 picks a free one.
+    metrics_listen: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
 
 
 class KafkaSettings(BaseSettings):

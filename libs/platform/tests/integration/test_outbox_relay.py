@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from peerbridge.referrals.v1 import referrals_events_pb2
 from peerbridge_platform.envelope import envelope_for_proto
+from peerbridge_platform.metrics import OUTBOX_FALLBACKS
 from peerbridge_platform.migrations import apply_migrations
 from peerbridge_platform.outbox import OUTBOX_MIGRATIONS, Guard, OutboxRelay, enqueue
 
@@ -343,6 +344,7 @@ async def test_a_guarded_row_goes_as_written_while_its_guard_holds_and_as_its_fa
         await write_guarded(connection, topic, "withdrawn", 8)
         # Withdrawn after the commit that enqueued it, before the relay ran.
         await connection.execute("UPDATE permits SET active = false WHERE id = 'withdrawn'")
+        fallbacks_before = OUTBOX_FALLBACKS.labels("guard")._value.get()
         records = await relay_once(permits_db, kafka_bootstrap, topic, 2, guard=PermitGuard())
         fell_back = {r["id"] for r in await connection.fetch("SELECT id FROM fell_back")}
         events = await connection.fetch("SELECT event_id FROM outbox ORDER BY id")
@@ -354,6 +356,7 @@ async def test_a_guarded_row_goes_as_written_while_its_guard_holds_and_as_its_fa
     assert by_key["withdrawn"]["seq"] == 0  # the fallback, under the same event id
     assert [r["ce_id"] for r in records] == [e["event_id"] for e in events]
     assert fell_back == {"withdrawn"}
+    assert OUTBOX_FALLBACKS.labels("guard")._value.get() == fallbacks_before + 1
     assert await pending(permits_db) == 0
 
 

@@ -19,6 +19,7 @@ import structlog
 
 from .. import errors, tracing
 from ..logging import get_logger
+from ..metrics import observe_grpc_call
 from . import metadata
 from .handlers import wrap_handler
 from .rich_status import status_details_metadata
@@ -92,11 +93,13 @@ class AccessLogInterceptor(_AroundCallInterceptor):
             code = _code_of(context) or grpc.StatusCode.UNKNOWN
             raise
         finally:
+            elapsed = time.perf_counter() - started
+            observe_grpc_call(method, code.name, elapsed)
             _log_method(method, code)(
                 "grpc call",
                 method=method,
                 code=code.name,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                duration_ms=round(elapsed * 1000, 3),
                 request_id=metadata.current_request_id(),
                 trace_id=tracing.current_trace_id(),
             )

@@ -34,6 +34,7 @@ from ..envelope import KafkaRecord
 from ..kafka.errors import DeliveryFailed
 from ..kafka.producer import AsyncProducer, DeliveryReport
 from ..logging import get_logger
+from ..metrics import OUTBOX_FALLBACKS, OUTBOX_PUBLISHED, OUTBOX_RELAY_FAILURES
 from .batching import Outcome, rows_to_mark_sent
 from .guard import OutboxGuard
 from .writer import SHARDS
@@ -127,6 +128,7 @@ class OutboxRelay:
                 # Connection loss or a broker outage: nothing is marked sent that
                 # was not delivered, so retrying the whole step is safe.
                 self.stats.failures += 1
+                OUTBOX_RELAY_FAILURES.labels(self._name).inc()
                 log.warning("outbox relay step failed", relay=self._name, error=repr(exc))
                 await self._disconnect()
                 await self._sleep(backoff)
@@ -227,6 +229,7 @@ class OutboxRelay:
             if fallen and self._guard is not None:
                 await self._guard.fell_back(self._connection, fallen)
             if fallen:
+                OUTBOX_FALLBACKS.labels(self._name).inc(len(fallen))
                 log.info("outbox rows sent as their fallback", relay=self._name, rows=len(fallen))
             return await self._producer.enqueue_batch(
                 [(_record_of(r, fallback=r["guard_id"] in fallen), r["topic"]) for r in rows]
@@ -246,6 +249,7 @@ class OutboxRelay:
                 "UPDATE outbox SET sent_at = clock_timestamp() WHERE id = ANY($1::bigint[])", sent
             )
         self.stats.published += len(sent)
+        OUTBOX_PUBLISHED.labels(self._name).inc(len(sent))
         self.stats.batches += 1
         failed = len(batch.rows) - len(sent)
         if failed:
