@@ -31,6 +31,8 @@ from .clients.referrals import ReferralsClient
 from .clients.referrals_grpc import GrpcReferralsClient
 from .clients.tokens import TokenClient
 from .clients.tokens_grpc import GrpcTokenClient, connect_identity
+from .clients.worklist import WorklistClient
+from .clients.worklist_grpc import connect_worklist
 from .config import GatewaySettings
 from .idempotency import postgres_store
 from .idempotency.guard import GuardPolicy, IdempotencyGuard
@@ -78,6 +80,7 @@ def create_app(
     referrals: ReferralsClient | None = None,
     consents: ConsentsClient | None = None,
     disclosures: DisclosuresClient | None = None,
+    worklist: WorklistClient | None = None,
     crisis: CrisisClient | None = None,
     idempotency_store: IdempotencyStore | None = None,
     tokens: TokenClient | None = None,
@@ -106,6 +109,11 @@ def create_app(
                 _referrals_service(settings, referrals, consents, disclosures)
             )
             client = service.referrals
+            worklist_client = worklist
+            if worklist_client is None:
+                worklist_client = await stack.enter_async_context(
+                    connect_worklist(settings.referrals_target, timeout_s=settings.grpc_timeout_s)
+                )
             crisis_service = await stack.enter_async_context(
                 crisis_client(settings.referrals_target, settings.grpc_timeout_s, crisis)
             )
@@ -118,6 +126,7 @@ def create_app(
                 referrals=client,
                 consents=service.consents,
                 disclosures=service.disclosures,
+                worklist=worklist_client,
                 crisis=crisis_service,
                 tokens=identity.tokens,
                 authenticator=Authenticator(

@@ -15,6 +15,7 @@ from .clients.consents import ConsentsClient
 from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
 from .clients.referrals import ReferralsClient
+from .clients.worklist import WorklistClient
 from .idempotency.http import IdempotentPost
 from .idempotency.keys import HEADER, KEY_RULE, is_valid_key
 from .problems import FieldError, ProblemException
@@ -53,6 +54,13 @@ def get_disclosures(resources: Resources) -> DisclosuresClient:
 
 
 Disclosures = Annotated[DisclosuresClient, Depends(get_disclosures)]
+
+
+def get_worklist(resources: Resources) -> WorklistClient:
+    return resources.worklist
+
+
+Worklist = Annotated[WorklistClient, Depends(get_worklist)]
 
 
 def get_crisis(resources: Resources) -> CrisisClient:

@@ -11,6 +11,7 @@ from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
 from .clients.referrals import ReferralsClient
 from .clients.tokens import TokenClient
+from .clients.worklist import WorklistClient
 from .idempotency.guard import IdempotencyGuard
 from .jwks_document import CachedJwks
 from .problems import ProblemRenderer
@@ -32,6 +33,8 @@ class GatewayResources:
     consents: ConsentsClient
     # The referrals service's accounting of disclosures.
     disclosures: DisclosuresClient
+    # The referrals service's worklist (overdue referrals, closed loops).
+    worklist: WorklistClient
     # The referrals service's CrisisService: risk flags and where they go.
     crisis: CrisisClient
     tokens: TokenClient
