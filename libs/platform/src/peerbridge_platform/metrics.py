@@ -8,6 +8,7 @@ routes and codes only: never ids, people or content.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
@@ -89,3 +90,12 @@ def start_metrics_server(listen: str) -> MetricsServer:
     address = f"{host}:{server.server_port}"
     log.info("metrics served", address=address, path="/metrics")
     return MetricsServer(address, server, thread)
+
+
+def serve_metrics(listen: str | None, cleanup: contextlib.AsyncExitStack) -> MetricsServer | None:
+    """Start the endpoint when `listen` is configured; it stops when `cleanup` unwinds."""
+    if listen is None:
+        return None
+    server = start_metrics_server(listen)
+    cleanup.callback(server.stop)
+    return server

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -36,6 +37,9 @@ def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+METRICS = f"127.0.0.1:{free_port()}"
+
+
 @pytest.fixture
 def service_process(
     database_url: str, kafka_bootstrap: str, encryption_keys: str
@@ -49,6 +53,7 @@ def service_process(
             PEERBRIDGE_GRPC_LISTEN=target,
             PEERBRIDGE_GRPC_GRACE_S="2",
             PEERBRIDGE_ENCRYPTION_KEYS=encryption_keys,
+            PEERBRIDGE_METRICS_LISTEN=METRICS,
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -71,6 +76,13 @@ async def test_it_serves_until_sigterm_then_exits_cleanly(
         health: Any = health_pb2_grpc.HealthStub(channel)
         overall = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
     assert overall.status == health_pb2.HealthCheckResponse.SERVING
+    # Operators scrape the process on a listener of its own.
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"http://{METRICS}/metrics")).text
+    assert (
+        'grpc_server_handled_total{grpc_code="OK",grpc_method="Check",'
+        'grpc_service="grpc.health.v1.Health"}'
+    ) in metrics
 
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
