@@ -203,11 +203,15 @@ async def test_the_clinic_gets_the_programs_note_only_under_consent(platform: Pl
     await platform.referrals().RecordConsent(service_pb2.RecordConsentRequest(terms=covering))
     by_id = {n.note_id: n for n in await listed(platform, referral_id, CLINICIAN)}
     assert by_id[ours.note_id].text == NOTE
+    # Each read is a disclosure of its own, even at the same referral version.
+    await listed(platform, referral_id, CLINICIAN)
     logged = await platform.pool.fetch(
-        "SELECT recipient_organization_id, description FROM disclosure_log "
+        "SELECT recipient_organization_id, description, channel FROM disclosure_log "
         "WHERE category = 'substance_use_treatment'"
     )
-    assert [row["recipient_organization_id"] for row in logged] == [CLINIC]
+    assert [(row["recipient_organization_id"], row["channel"]) for row in logged] == [
+        (CLINIC, "api_read")
+    ] * 2
     assert NOTE not in logged[0]["description"]
     # Another clinic does not even learn the referral exists.
     error = await refused(

@@ -25,12 +25,11 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from peerbridge_platform.audit.model import PurposeOfUse
 from peerbridge_platform.auth.principal import Principal, Role
 from peerbridge_platform.errors import FieldViolation, InvalidArgument
 
 from .consent import Consent, ConsentPurpose, InformationCategory, RecipientClass, covers
-from .disclosure import DisclosureEntry
+from .disclosure import DisclosureChannel, DisclosureEntry
 from .events import DomainEvent
 from .lifecycle import actor_for
 from .model import Referral
@@ -273,8 +272,10 @@ def notes_log_entry(
         subject_member_id=referral.subject_member_id,
         recipient_organization_id=recipient_organization_id,
         consent_id=str(reading.consent.consent_id),
-        purpose=PurposeOfUse(NOTE_PURPOSE.code),
+        purpose=NOTE_PURPOSE,
         category=NOTE_CATEGORY,
         description=f"{NOTES_DESCRIPTION} ({count}), with the member's consent",
         disclosed_at=at,
+        # Read through the API by the clinic (0011 keeps only the FHIR view once per version).
+        channel=DisclosureChannel.API_READ,
     )

@@ -24,10 +24,3 @@ CREATE UNIQUE INDEX referral_notes_request_id_key ON referral_notes (author_id, 
 CREATE INDEX referral_notes_by_referral
     ON referral_notes (referral_id, create_time DESC, note_id DESC);
 
--- Each read of the program's notes by the clinic under a consent is a disclosure
--- of its own (42 CFR 2.24), several per referral version; a FHIR view of the
--- referral is still logged once per version.
-ALTER TABLE disclosure_log
-    DROP CONSTRAINT IF EXISTS disclosure_log_referral_id_referral_version_key;
-CREATE UNIQUE INDEX IF NOT EXISTS disclosure_log_view_once
-    ON disclosure_log (referral_id, referral_version) WHERE category = 'referral_details';
