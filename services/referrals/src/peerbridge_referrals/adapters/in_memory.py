@@ -19,6 +19,7 @@ from ..domain.consent_access import ConsentVisibility
 from ..domain.disclosure import DisclosureEntry, DisclosureVisibility
 from ..domain.events import DomainEvent, ReferralStatusChanged
 from ..domain.model import Referral
+from ..domain.notes import Note
 from ..service_layer.audit import Access, DeniedAccessLog
 from ..service_layer.repository import (
     ConsentRepository,
@@ -34,6 +35,7 @@ from ..service_layer.repository import (
 )
 from ..service_layer.unit_of_work import UnitOfWork
 from .in_memory_crisis import InMemoryCrisisRepository, InMemoryCrisisState
+from .in_memory_notes import InMemoryNoteRepository
 
 
 @dataclass
@@ -44,6 +46,7 @@ class InMemoryStore:
     consents: dict[UUID, Consent] = field(default_factory=dict)
     disclosures: list[DisclosureEntry] = field(default_factory=list)
     crisis: InMemoryCrisisState = field(default_factory=InMemoryCrisisState)
+    notes: dict[UUID, Note] = field(default_factory=dict)
     # The status history, as the changes committed.
     status_changes: list[ReferralStatusChanged] = field(default_factory=list)
     published: list[DomainEvent] = field(default_factory=list)
@@ -236,6 +239,7 @@ class InMemoryUnitOfWork(UnitOfWork):
     consents: InMemoryConsentRepository
     disclosures: InMemoryDisclosureLog
     crisis: InMemoryCrisisRepository
+    notes: InMemoryNoteRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
@@ -243,6 +247,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.consents = InMemoryConsentRepository(store)
         self.disclosures = InMemoryDisclosureLog(store)
         self.crisis = InMemoryCrisisRepository(store.crisis)
+        self.notes = InMemoryNoteRepository(store.notes)
         self._pending_events: list[DomainEvent] = []
         self._pending_accesses: list[Access] = []
 
@@ -251,6 +256,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.consents = InMemoryConsentRepository(self.store)
         self.disclosures = InMemoryDisclosureLog(self.store)
         self.crisis = InMemoryCrisisRepository(self.store.crisis)
+        self.notes = InMemoryNoteRepository(self.store.notes)
         self._forget_pending()
 
     async def _end(self) -> None:
@@ -262,6 +268,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.referrals.status_changes = []
         self.consents.written = {}
         self.disclosures.written = []
+        self.notes.written = {}
         self._pending_events = []
         self._pending_accesses = []
 
@@ -277,6 +284,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.store.consents.update(self.consents.written)
         self.disclosures.commit()
         self.crisis.commit()
+        self.notes.commit()
         self.referrals.settle_claims(committed=True)
         self.store.published.extend(self._pending_events)
         self.store.audited.extend(self._pending_accesses)

@@ -35,10 +35,12 @@ from ..domain.events import (
     ReferralStatusChanged,
 )
 from ..domain.model import Referral
+from ..domain.notes import ReferralNoteAdded
 from ..domain.overdue import ReferralOverdue
 from .consent_guard import ViewGuard
 from .crisis_protobuf import crisis_envelope
 from .fhir.referral_view import gated_bundle_json, referral_bundle_json
+from .notes_protobuf import note_added_envelope
 from .protobuf_values import (
     category_to_proto,
     direction_to_proto,
@@ -103,6 +105,8 @@ def messages_for(event: DomainEvent) -> list[OutboxMessage]:
         return [OutboxMessage(EVENTS_TOPIC, referral_overdue_envelope(event, SOURCE, RECIPIENT_EXTENSION))]
     if isinstance(event, RiskFlagEscalated | RiskFlagAcknowledged):
         return [OutboxMessage(EVENTS_TOPIC, crisis_envelope(event, SOURCE))]
+    if isinstance(event, ReferralNoteAdded):
+        return [OutboxMessage(EVENTS_TOPIC, note_added_envelope(event, SOURCE))]
     raise TypeError(f"no integration events defined for {type(event).__name__}")
 
 

@@ -16,6 +16,7 @@ from ..service_layer.unit_of_work import UnitOfWork
 from .audit_trail import SERVICE, record_allowed
 from .postgres_consents import PostgresConsentRepository, PostgresDisclosureLog
 from .postgres_crisis import PostgresCrisisRepository
+from .postgres_notes import PostgresNoteRepository
 from .postgres_repository import PostgresReferralRepository
 from .postgres_worklist import PostgresWorklistRepository
 from .reason_cipher import ReasonCipher
@@ -31,6 +32,7 @@ class PostgresUnitOfWork(UnitOfWork):
     disclosures: PostgresDisclosureLog
     crisis: PostgresCrisisRepository
     worklist: PostgresWorklistRepository
+    notes: PostgresNoteRepository
 
     def __init__(
         self,
@@ -62,6 +64,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.disclosures = PostgresDisclosureLog(connection)
         self.crisis = PostgresCrisisRepository(connection)
         self.worklist = PostgresWorklistRepository(connection)
+        self.notes = PostgresNoteRepository(connection, self._cipher)
 
     async def _end(self) -> None:
         connection, transaction = self._connection, self._transaction

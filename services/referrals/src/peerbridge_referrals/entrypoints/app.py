@@ -31,6 +31,7 @@ from ..adapters.audit_trail import SERVICE
 from ..adapters.consent_guard import ConsentGuard
 from ..adapters.database import open_pool
 from ..adapters.kafka_topics import topic_specs
+from ..adapters.postgres_notes import reseal_notes_at_start
 from ..adapters.reason_cipher import ReasonCipher
 from ..adapters.reason_sealing import upgrade_database
 from ..bootstrap import bootstrap, postgres_denials, postgres_units_of_work, token_verifier
@@ -39,6 +40,7 @@ from ..service_layer.pagination import PageLimits
 from .crisis_grpc import crisis_registration
 from .grpc_server import referrals_registration
 from .interceptors import referrals_interceptors
+from .notes_grpc import notes_registration
 from .overdue_sweeper import worklist_parts
 from .readiness import Readiness, keep_health_current, stop_watching, watch_identity
 from .worklist_grpc import worklist_registration
@@ -80,6 +82,7 @@ class ReferralsProcess:
         )
         self._cleanup.push_async_callback(_close_pool, pool)
         await upgrade_database(database_url, pool, cipher)
+        await reseal_notes_at_start(pool, cipher)
 
         await wait_for_kafka(settings.kafka_bootstrap, timeout_s=settings.startup_timeout_s)
         await ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
@@ -106,6 +109,7 @@ class ReferralsProcess:
             [
                 referrals_registration(application),
                 crisis_registration(application),
+                notes_registration(application),
                 worklist_registration(worklist),
             ],
             interceptors=referrals_interceptors(

@@ -10,8 +10,9 @@ from peerbridge_platform.auth.context import require_principal
 from ..domain.commands import CreateReferral, RecordConsent, RevokeConsent, UpdateReferralStatus
 from ..domain.consent import Consent
 from ..domain.model import Referral
+from ..domain.notes import AddReferralNote, Note
 from ..domain.read_gate import GatedRead
-from . import consent_handlers, disclosure_handlers, handlers
+from . import consent_handlers, disclosure_handlers, handlers, notes_handlers
 from .audit import DeniedAccessLog
 from .pagination import PageLimits
 from .queries import (
@@ -121,5 +122,27 @@ class ReferralsApplication:
             self.uow_factory(),
             caller=require_principal(),
             denials=self.denials,
+            limits=self.page_limits,
+        )
+
+    async def add_referral_note(self, command: AddReferralNote) -> Note:
+        return await notes_handlers.add_referral_note(
+            command,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            clock=self.clock,
+            new_id=self.new_id,
+        )
+
+    async def list_referral_notes(
+        self, query: notes_handlers.ListReferralNotes
+    ) -> notes_handlers.NotePage:
+        return await notes_handlers.list_referral_notes(
+            query,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            clock=self.clock,
             limits=self.page_limits,
         )

@@ -9,6 +9,7 @@ from typing import Self
 from ..domain.events import DomainEvent
 from .audit import Access
 from .crisis_repository import CrisisRepository
+from .notes_repository import NoteRepository
 from .repository import ConsentRepository, DisclosureLog, ReferralRepository
 from .worklist_repository import WorklistRepository
 
@@ -24,6 +25,7 @@ class UnitOfWork(abc.ABC):
     disclosures: DisclosureLog
     crisis: CrisisRepository
     worklist: WorklistRepository
+    notes: NoteRepository
 
     async def __aenter__(self) -> Self:
         await self._begin()
