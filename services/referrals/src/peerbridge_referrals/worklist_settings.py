@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.overdue import DEFAULT_WINDOWS, OverdueWindows, Windows
@@ -37,6 +37,21 @@ class WorklistSettings(BaseSettings):
     overdue_sweep_batch: int = Field(default=100, ge=1, le=10_000)
     # How long a closed loop stays on the requester's worklist unless marked seen.
     worklist_closed_recently: timedelta = Field(timedelta(days=30), gt=_ZERO)
+
+    @field_validator(
+        *(f"overdue_{p.value}_{k}" for p in Priority for k in ("acknowledge", "act")),
+        "worklist_closed_recently",
+        mode="before",
+    )
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # From the environment every value is text; a plain number there means seconds.
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        return value
 
     def overdue_windows(self) -> OverdueWindows:
         return OverdueWindows(

@@ -40,9 +40,17 @@ from peerbridge_referrals.service_layer.worklist_handlers import (
 )
 
 from ..conftest import CLINIC, PROGRAM, synthetic_principal
-from .conftest import AUDIENCE, ISSUER, RunningService, read_topic, token_for, trusted_keys
+from .conftest import (
+    AUDIENCE,
+    ISSUER,
+    RunningService,
+    process_settings,
+    read_topic,
+    token_for,
+    trusted_keys,
+)
 from .test_access import audit_rows
-from .test_grpc_referrals import create, refused
+from .test_grpc_referrals import create, refused, synthetic_request
 from .test_status_changes import update
 
 pytestmark = pytest.mark.integration
@@ -317,8 +325,6 @@ async def test_the_overdue_event_reaches_kafka_once(
     async with create_channel(running.server.address, default_timeout_s=10) as channel:
         stub: Any = service_grpc.ReferralsServiceStub(channel)
         metadata = (("authorization", f"Bearer {token_for(PROGRAM_COORDINATOR)}"),)
-        from .test_grpc_referrals import synthetic_request
-
         created = await stub.CreateReferral(synthetic_request(priority=STAT), metadata=metadata)
     referral_id = created.referral.referral_id
     async with contextlib.AsyncExitStack() as stack:
@@ -345,3 +351,35 @@ async def test_the_overdue_event_reaches_kafka_once(
     assert message.due_time.ToDatetime(UTC) == created.referral.create_time.ToDatetime(
         UTC
     ) + timedelta(hours=1)
+
+
+async def test_the_process_sweeps_by_itself(
+    database_url: str, kafka_bootstrap: str, encryption_keys: str
+) -> None:
+    """The wiring: the real process, with a one-second window and a fast sweeper, raises
+    the overdue state once without being asked (the only test here that waits)."""
+    settings = process_settings(database_url, kafka_bootstrap, encryption_keys).model_copy(
+        update={
+            "overdue_stat_acknowledge": timedelta(seconds=1),
+            "overdue_sweep_interval_s": 0.2,
+        }
+    )
+    process = ReferralsProcess(settings, jwks_source=trusted_keys())
+    await process.start()
+    try:
+        assert process.server is not None
+        async with create_channel(process.server.address, default_timeout_s=10) as channel:
+            stub: Any = service_grpc.ReferralsServiceStub(channel)
+            metadata = (("authorization", f"Bearer {token_for(PROGRAM_COORDINATOR)}"),)
+            await stub.CreateReferral(synthetic_request(priority=STAT), metadata=metadata)
+        async with contextlib.AsyncExitStack() as stack:
+            pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+            stack.push_async_callback(pool.close)
+            for _ in range(100):
+                if await overdue_events(pool):
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)  # a few more sweeps: still one
+            assert await overdue_events(pool) == 1
+    finally:
+        await process.stop()
