@@ -38,6 +38,7 @@ from ..bootstrap import bootstrap, postgres_denials, postgres_units_of_work, tok
 from ..config import ReferralsSettings
 from ..service_layer.pagination import PageLimits
 from .crisis_grpc import crisis_registration
+from .emergency_grpc import emergency_registration
 from .grpc_server import referrals_registration
 from .interceptors import referrals_interceptors
 from .notes_grpc import notes_registration
@@ -109,6 +110,7 @@ class ReferralsProcess:
             [
                 referrals_registration(application),
                 crisis_registration(application),
+                emergency_registration(application),
                 notes_registration(application),
                 worklist_registration(worklist),
             ],
