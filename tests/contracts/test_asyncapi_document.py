@@ -29,6 +29,7 @@ from peerbridge.identity.v1 import identity_events_pb2, identity_service_pb2
 from peerbridge.referrals.v1 import (
     referrals_consent_pb2,
     referrals_crisis_pb2,
+    referrals_emergency_pb2,
     referrals_events_pb2,
     referrals_notes_pb2,
     referrals_service_pb2,
@@ -206,6 +207,7 @@ def documented_types_of(document: dict[str, Any], message: dict[str, Any]) -> se
                 referrals_worklist_pb2,
                 referrals_notes_pb2,
                 referrals_crisis_pb2,
+                referrals_emergency_pb2,
             ),
         ),
         (identity_events.EVENTS_TOPIC, (identity_events_pb2,)),

@@ -27,6 +27,8 @@ RISK_FLAGS_READ = "risk_flags.read"
 RISK_FLAGS_WRITE = "risk_flags.write"
 # Linking a clinic's patient identifier to a member, enrolling one when none is linked.
 PATIENTS_LINK = "patients.link"
+# Break-the-glass disclosure in a medical emergency (42 CFR 2.51): clinicians only.
+REFERRALS_EMERGENCY = "referrals.emergency"
 ADMIN = "admin"
 
 ALL_SCOPES = frozenset(
@@ -41,6 +43,7 @@ ALL_SCOPES = frozenset(
         RISK_FLAGS_READ,
         RISK_FLAGS_WRITE,
         PATIENTS_LINK,
+        REFERRALS_EMERGENCY,
         ADMIN,
     }
 )
@@ -63,7 +66,8 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
     )
     | {RISK_FLAGS_READ, RISK_FLAGS_WRITE},
     Role.CLINICIAN: frozenset({PEOPLE_READ, REFERRALS_READ, REFERRALS_WRITE, PATIENTS_LINK})
-    | {RISK_FLAGS_READ, RISK_FLAGS_WRITE},
+    | {RISK_FLAGS_READ, RISK_FLAGS_WRITE}
+    | {REFERRALS_EMERGENCY},
     Role.COORDINATOR: frozenset(
         {
             PEOPLE_READ,

@@ -9,10 +9,12 @@ from peerbridge_platform.auth.context import require_principal
 
 from ..domain.commands import CreateReferral, RecordConsent, RevokeConsent, UpdateReferralStatus
 from ..domain.consent import Consent
+from ..domain.emergency import EmergencyDisclosure
 from ..domain.model import Referral
 from ..domain.notes import AddReferralNote, Note
 from ..domain.read_gate import GatedRead
 from . import consent_handlers, disclosure_handlers, handlers, notes_handlers
+from . import emergency_handlers
 from .audit import DeniedAccessLog
 from .pagination import PageLimits
 from .queries import (
@@ -145,4 +147,38 @@ class ReferralsApplication:
             denials=self.denials,
             clock=self.clock,
             limits=self.page_limits,
+        )
+
+    async def disclose_for_emergency(
+        self, command: emergency_handlers.DiscloseForEmergency
+    ) -> emergency_handlers.EmergencyAccess:
+        return await emergency_handlers.disclose_for_emergency(
+            command,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            clock=self.clock,
+            new_id=self.new_id,
+        )
+
+    async def list_emergency_disclosures(
+        self, query: emergency_handlers.ListEmergencyDisclosures
+    ) -> emergency_handlers.EmergencyDisclosurePage:
+        return await emergency_handlers.list_emergency_disclosures(
+            query,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            limits=self.page_limits,
+        )
+
+    async def review_emergency_disclosure(
+        self, command: emergency_handlers.ReviewEmergencyDisclosure
+    ) -> EmergencyDisclosure:
+        return await emergency_handlers.review_emergency_disclosure(
+            command,
+            self.uow_factory(),
+            caller=require_principal(),
+            denials=self.denials,
+            clock=self.clock,
         )
