@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from peerbridge_platform import tracing
 from peerbridge_platform.grpc import call_context, new_request_id
 from peerbridge_platform.logging import get_logger
+from peerbridge_platform.metrics import observe_http_request
 
 from .problems import (
     REQUEST_ID_HEADER,
@@ -88,12 +89,14 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                elapsed = time.perf_counter() - started
+                observe_http_request(scope["method"], route_template(scope), status, elapsed)
                 log.info(
                     "http request",
                     method=scope["method"],
                     path=scope["path"],
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    duration_ms=round(elapsed * 1000, 3),
                     trace_id=tracing.current_trace_id(),
                 )
                 if status in _BAD_INPUT and scope["path"].startswith(_AUDITED_PREFIX):

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from prometheus_client import REGISTRY, generate_latest
 
 pytestmark = pytest.mark.integration
 
@@ -249,3 +250,20 @@ async def test_openapi_docs_and_readiness_are_served(http: httpx.AsyncClient) ->
     assert ready.status_code == 200, ready.text
     # Identity here is the test issuer's TokenService, a real gRPC server with health.
     assert ready.json()["checks"] == {"database": "ok", "referrals": "ok", "identity": "ok"}
+
+
+async def test_requests_are_counted_by_route_template_never_by_id(
+    http: httpx.AsyncClient, referral_body: ReferralBody
+) -> None:
+    route = {"method": "GET", "route": "/v1/referrals/{referral_id}", "status": "200"}
+
+    def counted() -> float:
+        return REGISTRY.get_sample_value("http_server_requests_total", route) or 0.0
+
+    created = await http.post("/v1/referrals", json=referral_body())
+    before = counted()
+    for _ in range(2):
+        assert (await http.get(created.headers["location"])).status_code == 200
+    assert counted() == before + 2
+    referral_id = created.json()["referral_id"]
+    assert referral_id not in generate_latest(REGISTRY).decode()
