@@ -50,6 +50,15 @@ def test_make_demo_runs_through_with_real_tokens(platform: RunningPlatform, seed
     # Ava's referral under her consent in full; Ben revoked his: only that a referral exists.
     assert "under the member's consent" in out
     assert "minimal: no consent covers this recipient" in out
+    # Crisis escalation: Ava's flag reaches her clinic under consent; Cleo's has no route,
+    # waits for the coordinators and is acknowledged; every answer carries 988 guidance.
+    assert "Riley flags an imminent risk for Ava: route clinical_contact" in out
+    assert "guidance: call or text 988" in out
+    assert "route coordinators, status unhandled" in out
+    assert "Casey (coordinator) sees Cleo's flag among the unhandled: yes" in out
+    assert (
+        "Sam (supervisor) acknowledges it: status acknowledged; off the unhandled list: yes" in out
+    )
     # Synthetic secrets stay in the state directory, never on the terminal.
     for person in seed.people.values():
         assert person.password not in out + demo.stderr

@@ -163,6 +163,7 @@ def main() -> int:
             tokens = {name: client_token(client, seed, name) for name in seed.clients}
             print("partner clients signed in with private_key_jwt (ES384) and got 5-minute tokens")
             consents(client, seed)
+            crisis(client, seed)
             created = send_referrals(client, seed, tokens)
             round_trip(client, tokens, created["member-ava"])
             show_access(client, seed, created)
@@ -238,6 +239,108 @@ def consents(client: httpx.Client, seed: Seed) -> None:
             if revoked.status_code != 200:
                 raise StackError(f"revoking answered {revoked.status_code}: {revoked.text}")
             print(f"  {name} revokes it at once: status {revoked.json()['status']}")
+
+
+def signed_in(seed: Seed, key: str) -> dict[str, str]:
+    person = seed.people[key]
+    return bearer(
+        password_token(seed.gateway_url, person.username, person.password)["access_token"]
+    )
+
+
+def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
+    if response.status_code != status:
+        raise StackError(f"{what} answered {response.status_code}: {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def crisis(client: httpx.Client, seed: Seed) -> None:
+    """Risk flags: Ava's goes to her clinic as an urgent crisis referral, since she named
+    it as her clinical contact and consented; Cleo's has no route, so the coordinators see
+    it unhandled until the supervisor acknowledges it. Each answer carries 988 guidance."""
+    print("\ncrisis escalation (risk flags):")
+    program = seed.program_id
+    ava, cleo = seed.people["member-ava"].person_id, seed.people["member-cleo"].person_id
+    expect(
+        client.put(
+            f"/v1/members/{ava}/clinical-contact",
+            json={
+                "program_id": program,
+                "organization_id": seed.clinic_id,
+                "display_name": CLINIC_NAME,
+            },
+            headers=signed_in(seed, "member-ava"),
+        ),
+        200,
+        "PUT clinical-contact",
+    )
+    print(f"  Ava names {CLINIC_NAME} as her clinical contact")
+    flag = {
+        "program_id": program,
+        "level": "imminent",
+        "kind": "self_harm",
+        "source": "peer_supporter",
+    }
+    raised = expect(
+        client.post(
+            "/v1/risk-flags",
+            json=flag | {"member_id": ava},
+            headers=signed_in(seed, "supporter") | {"Idempotency-Key": str(uuid.uuid4())},
+        ),
+        201,
+        "POST /v1/risk-flags",
+    )
+    routed = raised["flag"]
+    print(
+        f"  Riley flags an imminent risk for Ava: route {routed['route']}, "
+        f"crisis referral {routed['referral_id']} to the clinic"
+    )
+    guidance = raised["guidance"]
+    print(
+        f"  guidance: call or text {guidance['call_number']}, chat {guidance['chat_url']}, "
+        f"immediate danger {guidance['emergency_number']}"
+    )
+    raised = expect(
+        client.post(
+            "/v1/risk-flags",
+            json=flag
+            | {
+                "member_id": cleo,
+                "level": "elevated",
+                "kind": "return_to_use",
+                "source": "check_in",
+            },
+            headers=signed_in(seed, "member-cleo"),
+        ),
+        201,
+        "POST /v1/risk-flags",
+    )
+    unrouted = raised["flag"]
+    print(
+        f"  Cleo's check-in flags an elevated risk: no clinical contact or on-call supervisor, "
+        f"route {unrouted['route']}, status {unrouted['status']}"
+    )
+    coordinator = signed_in(seed, "coordinator")
+    listing = {"program_id": program, "unhandled": "true", "limit": "100"}
+    before = expect(client.get("/v1/risk-flags", params=listing, headers=coordinator), 200, "GET")
+    shown = unrouted["flag_id"] in [f["flag_id"] for f in before["items"]]
+    print(f"  Casey (coordinator) sees Cleo's flag among the unhandled: {'yes' if shown else 'no'}")
+    handled = expect(
+        client.post(
+            f"/v1/risk-flags/{unrouted['flag_id']}/acknowledge",
+            json={},
+            headers=signed_in(seed, "supervisor"),
+        ),
+        200,
+        "acknowledge",
+    )
+    after = expect(client.get("/v1/risk-flags", params=listing, headers=coordinator), 200, "GET")
+    gone = unrouted["flag_id"] not in [f["flag_id"] for f in after["items"]]
+    print(
+        f"  Sam (supervisor) acknowledges it: status {handled['status']}; "
+        f"off the unhandled list: {'yes' if gone else 'no'}"
+    )
 
 
 def round_trip(client: httpx.Client, tokens: dict[str, str], referral_id: str) -> None:
