@@ -28,7 +28,6 @@ from ..domain.consent import Consent
 from ..domain.crisis import RiskFlagAcknowledged, RiskFlagEscalated
 from ..domain.disclosure import Disclosure
 from ..domain.emergency import EmergencyDisclosureMade
-from ..domain.emergency import EmergencyDisclosureMade
 from ..domain.events import (
     ConsentGiven,
     ConsentRevoked,
@@ -41,7 +40,6 @@ from ..domain.notes import ReferralNoteAdded
 from ..domain.overdue import ReferralOverdue
 from .consent_guard import ViewGuard
 from .crisis_protobuf import crisis_envelope
-from .emergency_protobuf import emergency_disclosure_envelope
 from .emergency_protobuf import emergency_disclosure_envelope
 from .fhir.referral_view import gated_bundle_json, referral_bundle_json
 from .notes_protobuf import note_added_envelope
@@ -111,8 +109,6 @@ def messages_for(event: DomainEvent) -> list[OutboxMessage]:
         return [OutboxMessage(EVENTS_TOPIC, crisis_envelope(event, SOURCE))]
     if isinstance(event, ReferralNoteAdded):
         return [OutboxMessage(EVENTS_TOPIC, note_added_envelope(event, SOURCE))]
-    if isinstance(event, EmergencyDisclosureMade):
-        return [OutboxMessage(EVENTS_TOPIC, emergency_disclosure_envelope(event, SOURCE))]
     if isinstance(event, EmergencyDisclosureMade):
         return [OutboxMessage(EVENTS_TOPIC, emergency_disclosure_envelope(event, SOURCE))]
     raise TypeError(f"no integration events defined for {type(event).__name__}")

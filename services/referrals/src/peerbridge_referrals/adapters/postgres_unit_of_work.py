@@ -16,7 +16,6 @@ from ..service_layer.unit_of_work import UnitOfWork
 from .audit_trail import SERVICE, record_allowed
 from .postgres_consents import PostgresConsentRepository, PostgresDisclosureLog
 from .postgres_emergency import PostgresEmergencyDisclosureRepository
-from .postgres_emergency import PostgresEmergencyDisclosureRepository
 from .postgres_crisis import PostgresCrisisRepository
 from .postgres_notes import PostgresNoteRepository
 from .postgres_repository import PostgresReferralRepository
@@ -32,7 +31,6 @@ class PostgresUnitOfWork(UnitOfWork):
     referrals: PostgresReferralRepository
     consents: PostgresConsentRepository
     disclosures: PostgresDisclosureLog
-    emergency_disclosures: PostgresEmergencyDisclosureRepository
     emergency_disclosures: PostgresEmergencyDisclosureRepository
     crisis: PostgresCrisisRepository
     worklist: PostgresWorklistRepository
@@ -66,9 +64,6 @@ class PostgresUnitOfWork(UnitOfWork):
         self.referrals = PostgresReferralRepository(connection, self._cipher)
         self.consents = PostgresConsentRepository(connection)
         self.disclosures = PostgresDisclosureLog(connection)
-        self.emergency_disclosures = PostgresEmergencyDisclosureRepository(
-            connection, self._cipher
-        )
         self.emergency_disclosures = PostgresEmergencyDisclosureRepository(
             connection, self._cipher
         )

@@ -39,7 +39,6 @@ from ..config import ReferralsSettings
 from ..service_layer.pagination import PageLimits
 from .crisis_grpc import crisis_registration
 from .emergency_grpc import emergency_registration
-from .emergency_grpc import emergency_registration
 from .grpc_server import referrals_registration
 from .interceptors import referrals_interceptors
 from .notes_grpc import notes_registration
@@ -111,7 +110,6 @@ class ReferralsProcess:
             [
                 referrals_registration(application),
                 crisis_registration(application),
-                emergency_registration(application),
                 emergency_registration(application),
                 notes_registration(application),
                 worklist_registration(worklist),

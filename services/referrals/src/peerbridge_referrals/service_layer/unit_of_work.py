@@ -10,7 +10,6 @@ from ..domain.events import DomainEvent
 from .audit import Access
 from .crisis_repository import CrisisRepository
 from .emergency_repository import EmergencyDisclosureRepository
-from .emergency_repository import EmergencyDisclosureRepository
 from .notes_repository import NoteRepository
 from .repository import ConsentRepository, DisclosureLog, ReferralRepository
 from .worklist_repository import WorklistRepository
@@ -25,7 +24,6 @@ class UnitOfWork(abc.ABC):
     referrals: ReferralRepository
     consents: ConsentRepository
     disclosures: DisclosureLog
-    emergency_disclosures: EmergencyDisclosureRepository
     emergency_disclosures: EmergencyDisclosureRepository
     crisis: CrisisRepository
     worklist: WorklistRepository
