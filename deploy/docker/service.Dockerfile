@@ -50,7 +50,7 @@ FROM base AS referrals
 COPY --from=build-referrals /app/.venv /app/.venv
 ENV PEERBRIDGE_GRPC_LISTEN=0.0.0.0:50061
 USER 10001:10001
-EXPOSE 50061
+EXPOSE 50061 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-m", "peerbridge_platform.grpc.probe", "127.0.0.1:50061", "peerbridge.referrals.v1.ReferralsService"]
 ENTRYPOINT ["python", "-m", "peerbridge_referrals"]
@@ -59,7 +59,7 @@ FROM base AS identity
 COPY --from=build-identity /app/.venv /app/.venv
 ENV PEERBRIDGE_GRPC_LISTEN=0.0.0.0:50062
 USER 10001:10001
-EXPOSE 50062
+EXPOSE 50062 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-m", "peerbridge_platform.grpc.probe", "127.0.0.1:50062", "peerbridge.identity.v1.IdentityService"]
 ENTRYPOINT ["python", "-m", "peerbridge_identity"]
@@ -69,7 +69,7 @@ COPY --from=build-gateway /app/.venv /app/.venv
 ENV PEERBRIDGE_HTTP_HOST=0.0.0.0 \
     PEERBRIDGE_HTTP_PORT=8000
 USER 10001:10001
-EXPOSE 8000
+EXPOSE 8000 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=3)"]
 ENTRYPOINT ["python", "-m", "peerbridge_gateway"]

@@ -692,7 +692,7 @@ def test_k8s_workloads_are_non_root_read_only_and_limited() -> None:
 def test_referrals_probes_use_grpc_health_on_its_port() -> None:
     container = only_container(k8s_objects("Deployment")["referrals"])
     port = port_of(k8s_env_value(container, "PEERBRIDGE_GRPC_LISTEN"))
-    assert {p["containerPort"] for p in container["ports"]} == {port}
+    assert {p["containerPort"] for p in container["ports"]} == {port, METRICS_PORT}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"]["port"] == port, probe
     assert container["readinessProbe"]["grpc"]["service"] == REFERRALS_HEALTH_NAME
@@ -702,7 +702,7 @@ def test_gateway_probes_use_readyz_and_healthz() -> None:
     container = only_container(k8s_objects("Deployment")["gateway"])
     port = int(k8s_env_value(container, "PEERBRIDGE_HTTP_PORT"))
     named = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert named == {"http": port}
+    assert named == {"http": port, "metrics": METRICS_PORT}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
 
@@ -740,3 +740,21 @@ def test_k8s_credentials_come_from_secrets_only() -> None:
     for name, data in template.items():
         for key, value in data.items():
             assert "REPLACE_ME" in value, f"{name}.{key} must be a placeholder"
+
+
+METRICS_PORT = 9464
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_prometheus_scrapes_each_pod_where_it_serves_its_metrics(service: str) -> None:
+    """The pods' scrape annotations, their named port and the shared setting agree."""
+    listen = k8s_objects("ConfigMap")["peerbridge-shared"]["data"]["PEERBRIDGE_METRICS_LISTEN"]
+    assert port_of(listen) == METRICS_PORT
+    deployment = k8s_objects("Deployment")[service]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == METRICS_PORT
+    named = {p["name"]: p["containerPort"] for p in only_container(deployment)["ports"]}
+    assert named["metrics"] == METRICS_PORT
+    compose = compose_services()[service]
+    assert str(METRICS_PORT) in compose.get("expose", [])
