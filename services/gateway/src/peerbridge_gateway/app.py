@@ -27,6 +27,8 @@ from .clients.crisis_grpc import crisis_client
 from .clients.disclosures import DisclosuresClient
 from .clients.disclosures_grpc import GrpcDisclosuresClient
 from .clients.grpc_calls import CHANNEL_OPTIONS
+from .clients.notes import NotesClient
+from .clients.notes_grpc import GrpcNotesClient
 from .clients.referrals import ReferralsClient
 from .clients.referrals_grpc import GrpcReferralsClient
 from .clients.tokens import TokenClient
@@ -86,6 +88,7 @@ def create_app(
     tokens: TokenClient | None = None,
     token_verifier: BearerVerifier | None = None,
     refusal_audit: RefusalAudit | None = None,
+    notes: NotesClient | None = None,
 ) -> FastAPI:
     """The gateway app. Its lifespan connects what is not given: the referrals service (its
     referral, consent and disclosure RPCs) and identity over gRPC (identity's JWKS verifies access
@@ -106,7 +109,7 @@ def create_app(
                     settings.auth_failure_audit_per_minute,
                 )
             service = await stack.enter_async_context(
-                _referrals_service(settings, referrals, consents, disclosures)
+                _referrals_service(settings, referrals, consents, disclosures, notes)
             )
             client = service.referrals
             worklist_client = worklist
@@ -126,6 +129,7 @@ def create_app(
                 referrals=client,
                 consents=service.consents,
                 disclosures=service.disclosures,
+                notes=service.notes,
                 worklist=worklist_client,
                 crisis=crisis_service,
                 tokens=identity.tokens,
@@ -222,6 +226,7 @@ class _ReferralsService:
     referrals: ReferralsClient
     consents: ConsentsClient
     disclosures: DisclosuresClient
+    notes: NotesClient
 
 
 @contextlib.asynccontextmanager
@@ -230,10 +235,16 @@ async def _referrals_service(
     referrals: ReferralsClient | None,
     consents: ConsentsClient | None,
     disclosures: DisclosuresClient | None,
+    notes: NotesClient | None,
 ) -> AsyncIterator[_ReferralsService]:
     """The referrals service's clients over one channel (unless given)."""
-    if referrals is not None and consents is not None and disclosures is not None:
-        yield _ReferralsService(referrals, consents, disclosures)
+    if (
+        referrals is not None
+        and consents is not None
+        and disclosures is not None
+        and notes is not None
+    ):
+        yield _ReferralsService(referrals, consents, disclosures, notes)
         return
     timeout_s = settings.grpc_timeout_s
     channel = create_channel(
@@ -244,6 +255,7 @@ async def _referrals_service(
             referrals or GrpcReferralsClient(channel, timeout_s=timeout_s),
             consents or GrpcConsentsClient(channel, timeout_s=timeout_s),
             disclosures or GrpcDisclosuresClient(channel, timeout_s=timeout_s),
+            notes or GrpcNotesClient(channel, timeout_s=timeout_s),
         )
     finally:
         await channel.close()

@@ -14,6 +14,7 @@ from .authentication import SCHEME_NAME, Authenticated
 from .clients.consents import ConsentsClient
 from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
+from .clients.notes import NotesClient
 from .clients.referrals import ReferralsClient
 from .clients.worklist import WorklistClient
 from .idempotency.http import IdempotentPost
@@ -54,6 +55,13 @@ def get_disclosures(resources: Resources) -> DisclosuresClient:
 
 
 Disclosures = Annotated[DisclosuresClient, Depends(get_disclosures)]
+
+
+def get_notes(resources: Resources) -> NotesClient:
+    return resources.notes
+
+
+Notes = Annotated[NotesClient, Depends(get_notes)]
 
 
 def get_worklist(resources: Resources) -> WorklistClient:

@@ -9,6 +9,7 @@ from .authentication import Authenticator
 from .clients.consents import ConsentsClient
 from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
+from .clients.notes import NotesClient
 from .clients.referrals import ReferralsClient
 from .clients.tokens import TokenClient
 from .clients.worklist import WorklistClient
@@ -33,6 +34,8 @@ class GatewayResources:
     consents: ConsentsClient
     # The referrals service's accounting of disclosures.
     disclosures: DisclosuresClient
+    # The referrals service's notes on referrals.
+    notes: NotesClient
     # The referrals service's worklist (overdue referrals, closed loops).
     worklist: WorklistClient
     # The referrals service's CrisisService: risk flags and where they go.
