@@ -27,6 +27,8 @@ from .clients.crisis_grpc import crisis_client
 from .clients.disclosures import DisclosuresClient
 from .clients.disclosures_grpc import GrpcDisclosuresClient
 from .clients.grpc_calls import CHANNEL_OPTIONS
+from .clients.patients import PatientsClient
+from .clients.patients_grpc import GrpcPatientsClient
 from .clients.notes import NotesClient
 from .clients.notes_grpc import GrpcNotesClient
 from .clients.referrals import ReferralsClient
@@ -88,6 +90,7 @@ def create_app(
     tokens: TokenClient | None = None,
     token_verifier: BearerVerifier | None = None,
     refusal_audit: RefusalAudit | None = None,
+    patients: PatientsClient | None = None,
     notes: NotesClient | None = None,
 ) -> FastAPI:
     """The gateway app. Its lifespan connects what is not given: the referrals service (its
@@ -120,7 +123,9 @@ def create_app(
             crisis_service = await stack.enter_async_context(
                 crisis_client(settings.referrals_target, settings.grpc_timeout_s, crisis)
             )
-            identity = await stack.enter_async_context(_identity(settings, tokens, token_verifier))
+            identity = await stack.enter_async_context(
+                _identity(settings, tokens, token_verifier, patients)
+            )
             purge = asyncio.create_task(
                 purge_periodically(store, settings.idempotency_purge_interval_s)
             )
@@ -133,6 +138,7 @@ def create_app(
                 worklist=worklist_client,
                 crisis=crisis_service,
                 tokens=identity.tokens,
+                patients=identity.patients,
                 authenticator=Authenticator(
                     identity.verifier, RateLimitedLog(settings.auth_failure_log_per_minute), audit
                 ),
@@ -265,15 +271,20 @@ async def _referrals_service(
 class _Identity:
     tokens: TokenClient
     verifier: BearerVerifier
+    patients: PatientsClient
 
 
 @contextlib.asynccontextmanager
 async def _identity(
-    settings: GatewaySettings, tokens: TokenClient | None, verifier: BearerVerifier | None
+    settings: GatewaySettings,
+    tokens: TokenClient | None,
+    verifier: BearerVerifier | None,
+    patients: PatientsClient | None,
 ) -> AsyncIterator[_Identity]:
-    """Identity's TokenService and the access token verifier over one channel (unless given)."""
-    if tokens is not None and verifier is not None:
-        yield _Identity(tokens, verifier)
+    """Identity's TokenService, PatientLinkService and the access token verifier over one
+    channel (unless given)."""
+    if tokens is not None and verifier is not None and patients is not None:
+        yield _Identity(tokens, verifier, patients)
         return
     channel = connect_identity(settings.identity_target, timeout_s=settings.grpc_timeout_s)
     try:
@@ -289,6 +300,7 @@ async def _identity(
                     min_refresh_interval_s=settings.jwks_min_refresh_interval_s,
                 ),
             ),
+            patients or GrpcPatientsClient(channel, timeout_s=settings.grpc_timeout_s),
         )
     finally:
         await channel.close()

@@ -14,6 +14,7 @@ from .authentication import SCHEME_NAME, Authenticated
 from .clients.consents import ConsentsClient
 from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
+from .clients.patients import PatientsClient
 from .clients.notes import NotesClient
 from .clients.referrals import ReferralsClient
 from .clients.worklist import WorklistClient
@@ -55,6 +56,13 @@ def get_disclosures(resources: Resources) -> DisclosuresClient:
 
 
 Disclosures = Annotated[DisclosuresClient, Depends(get_disclosures)]
+
+
+def get_patients(resources: Resources) -> PatientsClient:
+    return resources.patients
+
+
+Patients = Annotated[PatientsClient, Depends(get_patients)]
 
 
 def get_notes(resources: Resources) -> NotesClient:

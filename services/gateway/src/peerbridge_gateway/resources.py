@@ -9,6 +9,7 @@ from .authentication import Authenticator
 from .clients.consents import ConsentsClient
 from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
+from .clients.patients import PatientsClient
 from .clients.notes import NotesClient
 from .clients.referrals import ReferralsClient
 from .clients.tokens import TokenClient
@@ -41,6 +42,8 @@ class GatewayResources:
     # The referrals service's CrisisService: risk flags and where they go.
     crisis: CrisisClient
     tokens: TokenClient
+    # Identity's patient links: a clinic's patient identifier to its member.
+    patients: PatientsClient
     authenticator: Authenticator
     jwks: CachedJwks
     jwks_cache_s: int

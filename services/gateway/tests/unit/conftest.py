@@ -15,6 +15,7 @@ from peerbridge_gateway.app import create_app
 from peerbridge_gateway.clients.in_memory import InMemoryReferrals
 from peerbridge_gateway.clients.in_memory_consents import InMemoryConsents
 from peerbridge_gateway.clients.in_memory_disclosures import InMemoryDisclosures
+from peerbridge_gateway.clients.in_memory_patients import InMemoryPatients
 from peerbridge_gateway.clients.in_memory_notes import InMemoryNotes
 from peerbridge_gateway.config import GatewaySettings
 from peerbridge_gateway.idempotency.memory_store import InMemoryIdempotencyStore
@@ -76,6 +77,11 @@ def notes() -> InMemoryNotes:
 
 
 @pytest.fixture
+def patients() -> InMemoryPatients:
+    return InMemoryPatients()
+
+
+@pytest.fixture
 def store() -> InMemoryIdempotencyStore:
     return InMemoryIdempotencyStore()
 
@@ -102,6 +108,7 @@ async def anonymous(
     consents: InMemoryConsents,
     disclosures: InMemoryDisclosures,
     notes: InMemoryNotes,
+    patients: InMemoryPatients,
     store: InMemoryIdempotencyStore,
     tokens: InMemoryTokens,
     key_set: KeySet,
@@ -121,6 +128,7 @@ async def anonymous(
         token_verifier=verifier,
         refusal_audit=refusals,
         notes=notes,
+        patients=patients,
     )
     transport = httpx.ASGITransport(app, raise_app_exceptions=False)
     async with (

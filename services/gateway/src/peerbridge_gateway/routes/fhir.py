@@ -7,16 +7,21 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from peerbridge_platform.auth.scopes import REFERRALS_WRITE
+from peerbridge_platform.errors import FieldViolation
+from peerbridge_platform.grpc import Caller
 
-from ..deps import CurrentCaller, Idempotent, Referrals, require_scopes
+from ..clients.errors import ServiceError
+from ..clients.patients import PatientsClient, ResolvedPatient
+from ..deps import CurrentCaller, Idempotent, Patients, Referrals, require_scopes
 from ..problems import ProblemException, problem_responses
 from ..schemas.fhir_service_request import (
+    InboundReferralOut,
+    PatientSubject,
     ServiceRequestError,
     order_key,
     parse_service_request,
-    to_new_referral,
+    to_inbound_referral,
 )
-from ..schemas.referrals import ReferralOut
 
 _EXAMPLE = {
     "resourceType": "ServiceRequest",
@@ -54,7 +59,7 @@ def build_router() -> APIRouter:
         name="receive_service_request",
         summary="A clinic refers a patient to peer support (FHIR R4 ServiceRequest)",
         status_code=201,
-        response_model=ReferralOut,
+        response_model=InboundReferralOut,
         dependencies=[require_scopes(REFERRALS_WRITE)],
         responses=problem_responses(400, 401, 403, 409, 413, 415, 422, 500, 503, 504),
         openapi_extra={
@@ -70,13 +75,22 @@ def build_router() -> APIRouter:
         },
     )
     async def receive_service_request(
-        request: Request, referrals: Referrals, caller: CurrentCaller, idempotent: Idempotent
+        request: Request,
+        referrals: Referrals,
+        patients: Patients,
+        caller: CurrentCaller,
+        idempotent: Idempotent,
     ) -> Response:
         """The referral is created clinic to peer support; resending the same order
-        (the same `identifier`) answers with the same referral."""
+        (the same `identifier`) answers with the same referral.
+
+        A subject given by the clinic's own patient identifier (or a contained Patient)
+        is linked to its member, or a new member is enrolled into the performing program
+        (this needs the `patients.link` scope); `patient_resolution` says which. Only
+        the exact identifier is matched, never names or birth dates."""
         try:
             resource = parse_service_request(await request.body())
-            new = to_new_referral(resource)
+            inbound = to_inbound_referral(resource)
         except ServiceRequestError as error:
             raise ProblemException(
                 status=422,
@@ -87,12 +101,18 @@ def build_router() -> APIRouter:
             ) from None
 
         async def create() -> Response:
+            resolved = (
+                await _resolve(patients, inbound.patient, caller) if inbound.patient else None
+            )
+            new = inbound.for_member(resolved.member_id) if resolved else inbound.referral
             referral = await referrals.create_referral(
                 new, caller=caller, idempotency_key=idempotent.key or order_key(resource)
             )
             location = request.app.url_path_for("get_referral", referral_id=referral.referral_id)
+            body = InboundReferralOut.from_port(referral).model_dump(mode="json")
+            body["patient_resolution"] = resolved.resolution.value if resolved else None
             return JSONResponse(
-                ReferralOut.from_port(referral).model_dump(mode="json"),
+                body,
                 status_code=201,
                 headers={"Location": str(location)},
             )
@@ -100,3 +120,16 @@ def build_router() -> APIRouter:
         return await idempotent.respond(resource, create)
 
     return router
+
+
+async def _resolve(
+    patients: PatientsClient, patient: PatientSubject, caller: Caller
+) -> ResolvedPatient:
+    """The member of the clinic's patient; identity's field errors named by FHIR path."""
+    try:
+        return await patients.resolve_patient(patient.query, caller=caller)
+    except ServiceError as error:
+        error.violations = [
+            FieldViolation(patient.path_of(v.field), v.description) for v in error.violations
+        ]
+        raise
