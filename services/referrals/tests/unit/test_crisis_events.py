@@ -50,7 +50,7 @@ def test_an_escalation_is_one_event_keyed_by_the_flag() -> None:
     assert message.topic == EVENTS_TOPIC
     assert record.key == str(FLAG.flag_id).encode()
     assert headers["ce_type"] == "peerbridge.referrals.v1.RiskFlagEscalated"
-    event = crisis_pb2.RiskFlagEscalated.FromString(record.value)
+    event = crisis_pb2.RiskFlagEscalated.FromString(record.value or b"")
     assert event.route == crisis_pb2.RISK_FLAG_ROUTE_CLINICAL_CONTACT
     assert event.level == sessions_pb2.RISK_LEVEL_IMMINENT
     assert event.kind == sessions_pb2.RISK_KIND_OVERDOSE
@@ -63,7 +63,7 @@ def test_an_acknowledgement_names_who_and_when() -> None:
     handled = acknowledge(FLAG, by="supervisor-test-1", now=RAISED + timedelta(minutes=4))
     [message] = messages_for(RiskFlagAcknowledged(handled))
     record = encode(message.envelope)
-    event = crisis_pb2.RiskFlagAcknowledged.FromString(record.value)
+    event = crisis_pb2.RiskFlagAcknowledged.FromString(record.value or b"")
     assert record.key == str(FLAG.flag_id).encode()
     assert event.acknowledged_by == "supervisor-test-1"
     assert event.acknowledge_time.ToDatetime(tzinfo=UTC) == RAISED + timedelta(minutes=4)

@@ -97,7 +97,8 @@ async def test_consented_contact_creates_the_crisis_referral_in_the_same_commit(
     assert flag.referral_id in store.referrals
     created = [e for e in store.published if isinstance(e, ReferralCreated)]
     assert created[-1].referral.referral_id == flag.referral_id
-    assert created[-1].disclosure is not None and created[-1].disclosure.full
+    assert created[-1].disclosure is not None
+    assert created[-1].disclosure.full
     assert len(store.disclosures) == 1
     assert isinstance(store.published[-1], RiskFlagEscalated)
     actions = [a.action for a in store.audited]
