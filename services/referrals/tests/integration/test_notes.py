@@ -30,6 +30,7 @@ from peerbridge_referrals.adapters.outbox_writer import write_to_outbox
 from peerbridge_referrals.adapters.postgres_notes import PostgresNoteRepository, reseal_notes
 from peerbridge_referrals.adapters.reason_cipher import ReasonCipher
 from peerbridge_referrals.bootstrap import bootstrap, postgres_denials, postgres_units_of_work
+from peerbridge_referrals.entrypoints.app import ReferralsProcess
 from peerbridge_referrals.entrypoints.grpc_server import referrals_registration
 from peerbridge_referrals.entrypoints.interceptors import referrals_interceptors
 from peerbridge_referrals.entrypoints.notes_grpc import notes_registration
@@ -37,7 +38,15 @@ from peerbridge_referrals.service_layer.pagination import PageLimits
 
 from ..conftest import CLINIC, synthetic_principal
 from ..consent_builders import MEMBER
-from .conftest import AUDIENCE, CALL_TIMEOUT_S, ISSUER, _BearerToken, token_for, trusted_keys
+from .conftest import (
+    AUDIENCE,
+    CALL_TIMEOUT_S,
+    ISSUER,
+    _BearerToken,
+    process_settings,
+    token_for,
+    trusted_keys,
+)
 from .test_consents import terms
 from .test_grpc_referrals import refused
 from .test_reason_encryption import synthetic_request, tables_holding
@@ -231,6 +240,17 @@ async def test_the_member_reads_what_was_shared_and_adds_nothing(platform: Platf
     assert [n.withheld for n in by_id.values()].count(True) == 1
     error = await refused(add(platform, referral_id, caller=THE_MEMBER))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    audited = await platform.pool.fetch(
+        "SELECT action, outcome, reason FROM audit_log WHERE action LIKE 'referral.note.%' "
+        "ORDER BY id"
+    )
+    assert [(row["action"], row["outcome"]) for row in audited] == [
+        ("referral.note.add", "allowed"),
+        ("referral.note.add", "allowed"),
+        ("referral.note.list", "allowed"),
+        ("referral.note.add", "denied"),
+    ]
+    assert "1 withheld" in audited[2]["reason"]
 
 
 async def test_bad_notes_are_refused_with_field_violations(platform: Platform) -> None:
@@ -306,3 +326,30 @@ async def test_a_rotation_reseals_notes_and_old_ones_still_read(
     only_new = ReasonCipher(Keyring.from_setting(new_entry))
     assert await notes_of(pool, only_new, referral_id) == expected
     assert (await reseal_notes(pool, rotated)).resealed == 0
+
+
+async def test_the_process_reseals_notes_under_a_retired_key_at_start_up(
+    pool: asyncpg.Pool, database_url: str, kafka_bootstrap: str, encryption_keys: str
+) -> None:
+    async with serving(pool, ReasonCipher(Keyring.from_setting(encryption_keys))) as platform:
+        referral_id = await a_referral(platform)
+        for n in range(2):
+            await add(platform, referral_id, f"Synthetic note {n} (test).")
+    new_entry = new_key_entry("next")
+    settings = process_settings(database_url, kafka_bootstrap, f"{new_entry},{encryption_keys}")
+    process = ReferralsProcess(settings, jwks_source=trusted_keys())
+
+    with capture_logs() as logs:
+        await process.start()
+        await process.stop()
+
+    resealed = [e for e in logs if e["event"] == "referral notes resealed under the active key"]
+    assert [e["count"] for e in resealed] == [2]
+    prefix = Keyring.from_setting(new_entry).active_prefix
+    stored = await pool.fetch("SELECT text_ciphertext FROM referral_notes")
+    assert all(bytes(row["text_ciphertext"]).startswith(prefix) for row in stored)
+    only_new = ReasonCipher(Keyring.from_setting(new_entry))
+    assert await notes_of(pool, only_new, referral_id) == [
+        "Synthetic note 0 (test).",
+        "Synthetic note 1 (test).",
+    ]
