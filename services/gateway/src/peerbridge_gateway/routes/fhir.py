@@ -49,6 +49,28 @@ _EXAMPLE = {
     ],
     "reasonCode": [{"text": "Discharged from detox; wants a peer supporter."}],
 }
+# The clinic's own patient instead of a member: identity links or enrols the member.
+_PATIENT_EXAMPLE = _EXAMPLE | {
+    "contained": [
+        {
+            "resourceType": "Patient",
+            "id": "p1",
+            "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.9999.1", "value": "MRN-0042"}],
+            "name": [{"family": "Demo", "given": ["Robin"]}],
+            "birthDate": "1990-05-17",
+            "communication": [
+                {
+                    "language": {
+                        "text": "Spanish",
+                        "coding": [{"system": "urn:ietf:bcp:47", "code": "es"}],
+                    },
+                    "preferred": True,
+                }
+            ],
+        }
+    ],
+    "subject": {"reference": "#p1"},
+}
 
 
 def build_router() -> APIRouter:
@@ -68,7 +90,13 @@ def build_router() -> APIRouter:
                 "content": {
                     "application/fhir+json": {
                         "schema": {"type": "object"},
-                        "example": _EXAMPLE,
+                        "examples": {
+                            "member": {"summary": "a known member", "value": _EXAMPLE},
+                            "clinic_patient": {
+                                "summary": "the clinic's patient (linked or enrolled)",
+                                "value": _PATIENT_EXAMPLE,
+                            },
+                        },
                     }
                 },
             }
