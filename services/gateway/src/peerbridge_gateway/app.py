@@ -26,6 +26,8 @@ from .clients.crisis import CrisisClient
 from .clients.crisis_grpc import crisis_client
 from .clients.disclosures import DisclosuresClient
 from .clients.disclosures_grpc import GrpcDisclosuresClient
+from .clients.emergency import EmergencyClient
+from .clients.emergency_grpc import emergency_client
 from .clients.grpc_calls import CHANNEL_OPTIONS
 from .clients.patients import PatientsClient
 from .clients.patients_grpc import GrpcPatientsClient
@@ -86,6 +88,7 @@ def create_app(
     disclosures: DisclosuresClient | None = None,
     worklist: WorklistClient | None = None,
     crisis: CrisisClient | None = None,
+    emergency: EmergencyClient | None = None,
     idempotency_store: IdempotencyStore | None = None,
     tokens: TokenClient | None = None,
     token_verifier: BearerVerifier | None = None,
@@ -123,6 +126,9 @@ def create_app(
             crisis_service = await stack.enter_async_context(
                 crisis_client(settings.referrals_target, settings.grpc_timeout_s, crisis)
             )
+            emergency_service = await stack.enter_async_context(
+                emergency_client(settings.referrals_target, settings.grpc_timeout_s, emergency)
+            )
             identity = await stack.enter_async_context(
                 _identity(settings, tokens, token_verifier, patients)
             )
@@ -137,6 +143,7 @@ def create_app(
                 notes=service.notes,
                 worklist=worklist_client,
                 crisis=crisis_service,
+                emergency=emergency_service,
                 tokens=identity.tokens,
                 patients=identity.patients,
                 authenticator=Authenticator(

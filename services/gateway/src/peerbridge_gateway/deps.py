@@ -14,6 +14,7 @@ from .authentication import SCHEME_NAME, Authenticated
 from .clients.consents import ConsentsClient
 from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
+from .clients.emergency import EmergencyClient
 from .clients.patients import PatientsClient
 from .clients.notes import NotesClient
 from .clients.referrals import ReferralsClient
@@ -84,6 +85,13 @@ def get_crisis(resources: Resources) -> CrisisClient:
 
 
 Crisis = Annotated[CrisisClient, Depends(get_crisis)]
+
+
+def get_emergency(resources: Resources) -> EmergencyClient:
+    return resources.emergency
+
+
+Emergency = Annotated[EmergencyClient, Depends(get_emergency)]
 
 
 bearer_scheme = HTTPBearer(

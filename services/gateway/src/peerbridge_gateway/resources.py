@@ -9,6 +9,7 @@ from .authentication import Authenticator
 from .clients.consents import ConsentsClient
 from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
+from .clients.emergency import EmergencyClient
 from .clients.patients import PatientsClient
 from .clients.notes import NotesClient
 from .clients.referrals import ReferralsClient
@@ -41,6 +42,8 @@ class GatewayResources:
     worklist: WorklistClient
     # The referrals service's CrisisService: risk flags and where they go.
     crisis: CrisisClient
+    # The referrals service's EmergencyAccessService (break-the-glass, 42 CFR 2.51).
+    emergency: EmergencyClient
     tokens: TokenClient
     # Identity's patient links: a clinic's patient identifier to its member.
     patients: PatientsClient

@@ -125,7 +125,12 @@ async def test_another_organizations_referral_is_not_found(
 
     # The recipient clinic sees it; a clinic that is no party to it cannot tell it exists.
     recipient = clinician_of(token_issuer, RECIPIENT_CLINIC)
-    assert (await anonymous.get(location, headers=recipient)).json() == created.json()
+    seen = (await anonymous.get(location, headers=recipient)).json()
+    # Without the member's consent the recipient reads it redacted (test_emergency_access).
+    assert (seen["referral_id"], seen["disclosure"]["view"]) == (
+        created.json()["referral_id"],
+        "redacted",
+    )
     stranger = clinician_of(token_issuer, OTHER_CLINIC)
     hidden = await anonymous.get(location, headers=stranger)
     assert hidden.status_code == 404, hidden.text

@@ -85,12 +85,26 @@ class NewReferral:
     recipient: Party
 
 
+class ReadView(StrEnum):
+    FULL = "full"
+    REDACTED = "redacted"
+
+
+@dataclass(frozen=True)
+class ReadDisclosure:
+    """What a read returned of a referral and why (empty for reads that disclose nothing)."""
+
+    view: ReadView
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class Referral:
     referral_id: str
     subject_member_id: str
     direction: Direction
-    category: Category
+    # None when withheld from a redacted read: it tells what the member is referred for.
+    category: Category | None
     priority: Priority
     reason: str
     requester: Party
@@ -103,6 +117,8 @@ class Referral:
     status_reason: str | None = None
     status_reason_category: StatusReasonCategory | None = None
     outcome: str | None = None
+    # Set on reads: a read by the recipient organization is gated by the member's consent.
+    disclosure: ReadDisclosure | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ from .referrals import (
     Party,
     PartyKind,
     Priority,
+    ReadDisclosure,
+    ReadView,
     Referral,
     ReferralPage,
     ReferralQuery,
@@ -99,7 +101,7 @@ class GrpcReferralsClient:
     async def get_referral(self, referral_id: str, *, caller: Caller) -> Referral:
         request = service.GetReferralRequest(referral_id=referral_id)
         response = await self._call(self._stub.GetReferral, request, caller, {})
-        return referral_from_proto(response.referral)
+        return referral_from_proto(response.referral, response.disclosure)
 
     async def list_referrals(self, query: ReferralQuery, *, caller: Caller) -> ReferralPage:
         request = service.ListReferralsRequest(page_size=query.limit, page_token=query.cursor or "")
@@ -108,8 +110,12 @@ class GrpcReferralsClient:
         if query.status is not None:
             request.status = _codecs().status.to_proto(query.status)
         response = await self._call(self._stub.ListReferrals, request, caller, _LIST_FIELDS)
+        disclosures: list[Any] = list(response.disclosures) or [None] * len(response.referrals)
         return ReferralPage(
-            items=[referral_from_proto(r) for r in response.referrals],
+            items=[
+                referral_from_proto(r, d)
+                for r, d in zip(response.referrals, disclosures, strict=True)
+            ],
             next_cursor=response.next_page_token or None,
         )
 
@@ -150,12 +156,15 @@ class GrpcReferralsClient:
         )
 
 
-def referral_from_proto(message: resources.Referral) -> Referral:
+def referral_from_proto(
+    message: resources.Referral, disclosure: service.ReadDisclosure | None = None
+) -> Referral:
     return Referral(
         referral_id=message.referral_id,
         subject_member_id=message.subject_member_id,
         direction=_codecs().direction.from_proto(message.direction),
-        category=_codecs().category.from_proto(message.category),
+        # UNSPECIFIED: withheld from a redacted read.
+        category=_codecs().category.from_proto(message.category) if message.category else None,
         priority=_codecs().priority.from_proto(message.priority),
         reason=message.reason,
         requester=_party_from_proto(message.requester),
@@ -171,7 +180,16 @@ def referral_from_proto(message: resources.Referral) -> Referral:
             else None
         ),
         outcome=message.outcome or None,
+        disclosure=_disclosure_from_proto(disclosure),
     )
+
+
+def _disclosure_from_proto(message: service.ReadDisclosure | None) -> ReadDisclosure | None:
+    """None when the read disclosed nothing: the service says so with no reason (the
+    requesting side's reads, the member's own)."""
+    if message is None or not message.view or not message.reason:
+        return None
+    return ReadDisclosure(_codecs().read_view.from_proto(message.view), message.reason)
 
 
 def _party_to_proto(party: Party) -> resources.Party:
@@ -232,6 +250,7 @@ class _Codecs:
     status: EnumCodec[Status]
     party_kind: EnumCodec[PartyKind]
     reason_category: EnumCodec[StatusReasonCategory]
+    read_view: EnumCodec[ReadView]
 
 
 @cache
@@ -248,4 +267,5 @@ def _codecs() -> _Codecs:
             resources.ReferralStatusReasonCategory,
             "REFERRAL_STATUS_REASON_CATEGORY_",
         ),
+        read_view=EnumCodec(ReadView, service.ReadView, "READ_VIEW_"),
     )

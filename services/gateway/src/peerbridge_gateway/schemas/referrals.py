@@ -13,6 +13,8 @@ from ..clients.referrals import (
     Party,
     PartyKind,
     Priority,
+    ReadDisclosure,
+    ReadView,
     Referral,
     ReferralPage,
     ReferralQuery,
@@ -173,13 +175,29 @@ class PartyOut(BaseModel):
         )
 
 
+class DisclosureOut(BaseModel):
+    """What a read returned of the referral. Someone of the recipient organization of a
+    referral a peer support program sent reads it whole only under the member's consent
+    (42 CFR Part 2); otherwise `redacted`: `subject_member_id`, `reason`, `status_reason`,
+    `status_reason_category`, `outcome` and the requester's `practitioner_id` are empty or
+    null and `category` is null, and `reason` here says why."""
+
+    view: ReadView
+    reason: str = Field(description="Why: the consent it was disclosed under, or what is missing.")
+
+    @classmethod
+    def from_port(cls, disclosure: ReadDisclosure) -> DisclosureOut:
+        return cls(view=disclosure.view, reason=disclosure.reason)
+
+
 class ReferralOut(BaseModel):
-    """A referral as stored; `status` is a FHIR Task status code."""
+    """A referral as stored, or redacted as `disclosure` says; `status` is a FHIR Task
+    status code."""
 
     referral_id: str
     subject_member_id: str
     direction: Direction
-    category: Category
+    category: Category | None = Field(description="Null when withheld (see `disclosure`).")
     priority: Priority
     reason: str
     requester: PartyOut
@@ -193,6 +211,12 @@ class ReferralOut(BaseModel):
     )
     status_reason_category: StatusReasonCategory | None = None
     outcome: str | None = Field(default=None, description="What came of it (Task.output).")
+    disclosure: DisclosureOut | None = Field(
+        default=None,
+        description="On reads by the recipient organization: whether the referral came "
+        "whole (under the member's consent) or redacted, and why; null when the read "
+        "disclosed nothing (the requesting side's reads, the member's own).",
+    )
 
     @classmethod
     def from_port(cls, referral: Referral) -> ReferralOut:
@@ -212,6 +236,11 @@ class ReferralOut(BaseModel):
             status_reason=referral.status_reason,
             status_reason_category=referral.status_reason_category,
             outcome=referral.outcome,
+            disclosure=(
+                DisclosureOut.from_port(referral.disclosure)
+                if referral.disclosure is not None
+                else None
+            ),
         )
 
 
