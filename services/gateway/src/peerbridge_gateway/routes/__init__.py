@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..deps import current_caller, require_json_body
-from . import consents, crisis, disclosures, fhir, notes, referrals, worklist
+from . import consents, crisis, disclosures, emergency, fhir, notes, referrals, worklist
 
 
 def build_v1_router() -> APIRouter:
@@ -21,4 +21,5 @@ def build_v1_router() -> APIRouter:
     router.include_router(notes.build_router())
     router.include_router(worklist.build_router())
     router.include_router(crisis.build_router())
+    router.include_router(emergency.build_router())
     return router
