@@ -7,6 +7,7 @@ whole; each decision is audited as referral.disclose."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,12 +16,18 @@ import pytest
 from peerbridge.referrals.v1 import referrals_consent_pb2 as consent_pb2
 from peerbridge.referrals.v1 import referrals_resources_pb2 as resources_pb2
 from peerbridge.referrals.v1 import referrals_service_pb2 as service_pb2
+from peerbridge.referrals.v1 import referrals_service_pb2_grpc as service_grpc
+from peerbridge_platform.grpc import create_channel, wait_for_serving
+from peerbridge_referrals.entrypoints.app import ReferralsProcess
+from peerbridge_referrals.entrypoints.grpc_server import SERVICE_NAME
 
 from ..consent_builders import MEMBER
 from .conftest import RunningService
 from .test_access import audit_rows
+from .test_consent_gating import auth, resources, views_of
 from .test_consents import CLINICIAN, COORDINATOR, THE_MEMBER, as_, record, stamp, terms
 from .test_grpc_referrals import synthetic_request
+from .test_status_changes import PATIENCE_S
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +191,42 @@ def _assert_redacted(answer: Any) -> None:
     assert referral.requester.practitioner_id == ""
     assert referral.recipient.organization_id
     assert referral.status == resources_pb2.REFERRAL_STATUS_REQUESTED
+
+
+# -- the FHIR view an EHR reads from Kafka, for the same rules -------------------------------
+
+FHIR_CASES = {
+    "no consent": None,
+    "wrong recipient": terms(recipient_organization_ids=["clinic-other-test"]),
+    "wrong purpose": terms(purposes=[consent_pb2.CONSENT_PURPOSE_HPAYMT]),
+    "expired": "expiring",
+}
+
+
+@pytest.mark.parametrize("given", list(FHIR_CASES.values()), ids=list(FHIR_CASES))
+async def test_the_ehr_reads_a_minimal_view_without_a_covering_consent(
+    running: ReferralsProcess, kafka_bootstrap: str, given: Any
+) -> None:
+    assert running.server is not None
+    await wait_for_serving(running.server.address, SERVICE_NAME, timeout_s=PATIENCE_S)
+    async with create_channel(running.server.address, default_timeout_s=10) as channel:
+        stub: Any = service_grpc.ReferralsServiceStub(channel)
+        if given is not None:
+            consent_terms = _expiring_soon() if given == "expiring" else given
+            request = service_pb2.RecordConsentRequest(terms=consent_terms)
+            await stub.RecordConsent(request, metadata=auth(THE_MEMBER))
+        if given == "expiring":
+            await asyncio.sleep(2.5)
+        created = await stub.CreateReferral(synthetic_request(), metadata=auth(COORDINATOR))
+        referral_id = created.referral.referral_id
+        answer = await stub.GetReferral(
+            service_pb2.GetReferralRequest(referral_id=referral_id), metadata=auth(CLINICIAN)
+        )
+
+    (view,) = await asyncio.to_thread(views_of, kafka_bootstrap, referral_id, 1)
+    held = resources(view)
+    assert set(held) == {"Task", "ServiceRequest"}
+    assert not {"code", "category", "reasonCode", "supportingInfo"} & set(held["ServiceRequest"])
+    assert REASON not in json.dumps(view)
+    assert MEMBER not in json.dumps(view)
+    _assert_redacted(answer)
