@@ -13,8 +13,7 @@ from ..domain.emergency import EmergencyDisclosure
 from ..domain.model import Referral
 from ..domain.notes import AddReferralNote, Note
 from ..domain.read_gate import GatedRead
-from . import consent_handlers, disclosure_handlers, handlers, notes_handlers
-from . import emergency_handlers
+from . import consent_handlers, disclosure_handlers, emergency_handlers, handlers, notes_handlers
 from .audit import DeniedAccessLog
 from .pagination import PageLimits
 from .queries import (
