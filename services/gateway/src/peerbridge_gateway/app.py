@@ -16,6 +16,7 @@ from peerbridge_platform.auth import BearerVerifier, TokenVerifier, identity_jwk
 from peerbridge_platform.grpc import create_channel
 from peerbridge_platform.kafka import AUDIT_TOPIC, TopicSpec, ensure_topics, wait_for_kafka
 from peerbridge_platform.logging import get_logger
+from peerbridge_platform.metrics import serve_metrics
 from peerbridge_platform.migrations import apply_migrations
 from peerbridge_platform.outbox import OUTBOX_MIGRATIONS, OutboxRelay
 
@@ -29,10 +30,10 @@ from .clients.disclosures_grpc import GrpcDisclosuresClient
 from .clients.emergency import EmergencyClient
 from .clients.emergency_grpc import emergency_client
 from .clients.grpc_calls import CHANNEL_OPTIONS
-from .clients.patients import PatientsClient
-from .clients.patients_grpc import GrpcPatientsClient
 from .clients.notes import NotesClient
 from .clients.notes_grpc import GrpcNotesClient
+from .clients.patients import PatientsClient
+from .clients.patients_grpc import GrpcPatientsClient
 from .clients.referrals import ReferralsClient
 from .clients.referrals_grpc import GrpcReferralsClient
 from .clients.tokens import TokenClient
@@ -104,6 +105,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            serve_metrics(settings.metrics_listen, stack)
             if idempotency_store is not None:
                 store: IdempotencyStore = idempotency_store
                 audit: RefusalAudit = refusal_audit or MemoryRefusalAudit()
@@ -140,10 +142,10 @@ def create_app(
                 referrals=client,
                 consents=service.consents,
                 disclosures=service.disclosures,
-                notes=service.notes,
                 worklist=worklist_client,
                 crisis=crisis_service,
                 emergency=emergency_service,
+                notes=service.notes,
                 tokens=identity.tokens,
                 patients=identity.patients,
                 authenticator=Authenticator(

@@ -15,8 +15,8 @@ from .clients.consents import ConsentsClient
 from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
 from .clients.emergency import EmergencyClient
-from .clients.patients import PatientsClient
 from .clients.notes import NotesClient
+from .clients.patients import PatientsClient
 from .clients.referrals import ReferralsClient
 from .clients.worklist import WorklistClient
 from .idempotency.http import IdempotentPost
@@ -59,20 +59,6 @@ def get_disclosures(resources: Resources) -> DisclosuresClient:
 Disclosures = Annotated[DisclosuresClient, Depends(get_disclosures)]
 
 
-def get_patients(resources: Resources) -> PatientsClient:
-    return resources.patients
-
-
-Patients = Annotated[PatientsClient, Depends(get_patients)]
-
-
-def get_notes(resources: Resources) -> NotesClient:
-    return resources.notes
-
-
-Notes = Annotated[NotesClient, Depends(get_notes)]
-
-
 def get_worklist(resources: Resources) -> WorklistClient:
     return resources.worklist
 
@@ -92,6 +78,20 @@ def get_emergency(resources: Resources) -> EmergencyClient:
 
 
 Emergency = Annotated[EmergencyClient, Depends(get_emergency)]
+
+
+def get_notes(resources: Resources) -> NotesClient:
+    return resources.notes
+
+
+Notes = Annotated[NotesClient, Depends(get_notes)]
+
+
+def get_patients(resources: Resources) -> PatientsClient:
+    return resources.patients
+
+
+Patients = Annotated[PatientsClient, Depends(get_patients)]
 
 
 bearer_scheme = HTTPBearer(

@@ -10,8 +10,8 @@ from .clients.consents import ConsentsClient
 from .clients.crisis import CrisisClient
 from .clients.disclosures import DisclosuresClient
 from .clients.emergency import EmergencyClient
-from .clients.patients import PatientsClient
 from .clients.notes import NotesClient
+from .clients.patients import PatientsClient
 from .clients.referrals import ReferralsClient
 from .clients.tokens import TokenClient
 from .clients.worklist import WorklistClient
@@ -36,14 +36,14 @@ class GatewayResources:
     consents: ConsentsClient
     # The referrals service's accounting of disclosures.
     disclosures: DisclosuresClient
-    # The referrals service's notes on referrals.
-    notes: NotesClient
     # The referrals service's worklist (overdue referrals, closed loops).
     worklist: WorklistClient
     # The referrals service's CrisisService: risk flags and where they go.
     crisis: CrisisClient
     # The referrals service's EmergencyAccessService (break-the-glass, 42 CFR 2.51).
     emergency: EmergencyClient
+    # The referrals service's notes on referrals.
+    notes: NotesClient
     tokens: TokenClient
     # Identity's patient links: a clinic's patient identifier to its member.
     patients: PatientsClient

@@ -52,7 +52,7 @@ async def test_not_ready_without_its_services_and_stops_cleanly(
     kafka_bootstrap: str,
 ) -> None:
     async with new_database() as database_url:
-        port = free_port()
+        port, metrics = free_port(), free_port()
         env = os.environ | {
             "PEERBRIDGE_DATABASE_URL": database_url,
             "PEERBRIDGE_KAFKA_BOOTSTRAP": kafka_bootstrap,
@@ -62,6 +62,7 @@ async def test_not_ready_without_its_services_and_stops_cleanly(
             "PEERBRIDGE_IDENTITY_TARGET": f"127.0.0.1:{free_port()}",
             "PEERBRIDGE_GRPC_TIMEOUT_S": "1",
             "PEERBRIDGE_ENCRYPTION_KEYS": encryption_keys,
+            "PEERBRIDGE_METRICS_LISTEN": f"127.0.0.1:{metrics}",
         }
         log = tmp_path / "gateway.log"
         process = spawn_process([sys.executable, "-m", "peerbridge_gateway"], env, log)
@@ -81,6 +82,13 @@ async def test_not_ready_without_its_services_and_stops_cleanly(
             refused = await client.get("/v1/referrals")
             assert refused.status_code == 401
             assert refused.headers["www-authenticate"] == 'Bearer realm="peerbridge"'
+        # The refusals are counted by route on the metrics listener, not on the API's port.
+        async with httpx.AsyncClient(timeout=10) as client:
+            scraped = (await client.get(f"http://127.0.0.1:{metrics}/metrics")).text
+        assert 'route="/v1/referrals",status="401"' in scraped
+        assert (
+            await httpx.AsyncClient().get(f"http://127.0.0.1:{port}/metrics")
+        ).status_code == 404
 
         # Its migrations ran at start-up.
         connection = await asyncpg.connect(database_url)

@@ -15,8 +15,8 @@ from peerbridge_gateway.app import create_app
 from peerbridge_gateway.clients.in_memory import InMemoryReferrals
 from peerbridge_gateway.clients.in_memory_consents import InMemoryConsents
 from peerbridge_gateway.clients.in_memory_disclosures import InMemoryDisclosures
-from peerbridge_gateway.clients.in_memory_patients import InMemoryPatients
 from peerbridge_gateway.clients.in_memory_notes import InMemoryNotes
+from peerbridge_gateway.clients.in_memory_patients import InMemoryPatients
 from peerbridge_gateway.config import GatewaySettings
 from peerbridge_gateway.idempotency.memory_store import InMemoryIdempotencyStore
 from peerbridge_gateway.refusal_audit import MemoryRefusalAudit
@@ -107,8 +107,8 @@ async def anonymous(
     referrals: InMemoryReferrals,
     consents: InMemoryConsents,
     disclosures: InMemoryDisclosures,
-    notes: InMemoryNotes,
     patients: InMemoryPatients,
+    notes: InMemoryNotes,
     store: InMemoryIdempotencyStore,
     tokens: InMemoryTokens,
     key_set: KeySet,
@@ -127,8 +127,8 @@ async def anonymous(
         tokens=tokens,
         token_verifier=verifier,
         refusal_audit=refusals,
-        notes=notes,
         patients=patients,
+        notes=notes,
     )
     transport = httpx.ASGITransport(app, raise_app_exceptions=False)
     async with (

@@ -18,8 +18,8 @@ def build_v1_router() -> APIRouter:
     router.include_router(fhir.build_router())
     router.include_router(consents.build_router())
     router.include_router(disclosures.build_router())
-    router.include_router(notes.build_router())
     router.include_router(worklist.build_router())
     router.include_router(crisis.build_router())
     router.include_router(emergency.build_router())
+    router.include_router(notes.build_router())
     return router

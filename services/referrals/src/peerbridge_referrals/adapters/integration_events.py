@@ -103,12 +103,16 @@ def messages_for(event: DomainEvent) -> list[OutboxMessage]:
         return [
             OutboxMessage(EVENTS_TOPIC, consent_envelope(message, consent, consent.revoke_time))
         ]
-    if isinstance(event, ReferralOverdue):
-        return [OutboxMessage(EVENTS_TOPIC, referral_overdue_envelope(event, SOURCE, RECIPIENT_EXTENSION))]
-    if isinstance(event, RiskFlagEscalated | RiskFlagAcknowledged):
-        return [OutboxMessage(EVENTS_TOPIC, crisis_envelope(event, SOURCE))]
     if isinstance(event, ReferralNoteAdded):
         return [OutboxMessage(EVENTS_TOPIC, note_added_envelope(event, SOURCE))]
+    if isinstance(event, ReferralOverdue):
+        return [
+            OutboxMessage(
+                EVENTS_TOPIC, referral_overdue_envelope(event, SOURCE, RECIPIENT_EXTENSION)
+            )
+        ]
+    if isinstance(event, RiskFlagEscalated | RiskFlagAcknowledged):
+        return [OutboxMessage(EVENTS_TOPIC, crisis_envelope(event, SOURCE))]
     if isinstance(event, EmergencyDisclosureMade):
         return [OutboxMessage(EVENTS_TOPIC, emergency_disclosure_envelope(event, SOURCE))]
     raise TypeError(f"no integration events defined for {type(event).__name__}")

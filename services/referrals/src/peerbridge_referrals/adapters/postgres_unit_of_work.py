@@ -15,8 +15,8 @@ from ..service_layer.audit import Access
 from ..service_layer.unit_of_work import UnitOfWork
 from .audit_trail import SERVICE, record_allowed
 from .postgres_consents import PostgresConsentRepository, PostgresDisclosureLog
-from .postgres_emergency import PostgresEmergencyDisclosureRepository
 from .postgres_crisis import PostgresCrisisRepository
+from .postgres_emergency import PostgresEmergencyDisclosureRepository
 from .postgres_notes import PostgresNoteRepository
 from .postgres_repository import PostgresReferralRepository
 from .postgres_worklist import PostgresWorklistRepository
@@ -64,9 +64,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.referrals = PostgresReferralRepository(connection, self._cipher)
         self.consents = PostgresConsentRepository(connection)
         self.disclosures = PostgresDisclosureLog(connection)
-        self.emergency_disclosures = PostgresEmergencyDisclosureRepository(
-            connection, self._cipher
-        )
+        self.emergency_disclosures = PostgresEmergencyDisclosureRepository(connection, self._cipher)
         self.crisis = PostgresCrisisRepository(connection)
         self.worklist = PostgresWorklistRepository(connection)
         self.notes = PostgresNoteRepository(connection, self._cipher)

@@ -25,6 +25,7 @@ from peerbridge_platform.auth import JwksSource, identity_jwks_source
 from peerbridge_platform.grpc import GrpcServer, create_channel, start_server
 from peerbridge_platform.kafka import ensure_topics, wait_for_kafka
 from peerbridge_platform.logging import get_logger
+from peerbridge_platform.metrics import MetricsServer, serve_metrics
 from peerbridge_platform.outbox import OutboxRelay
 
 from ..adapters.audit_trail import SERVICE
@@ -68,11 +69,13 @@ class ReferralsProcess:
         self._jwks_source = jwks_source
         self._cleanup = contextlib.AsyncExitStack()
         self.server: GrpcServer | None = None
+        self.metrics: MetricsServer | None = None
 
     async def start(self) -> None:
         settings = self._settings
         # Real span ids, so each event carries the trace of the call that caused it.
         tracing.install_tracer_provider()
+        self.metrics = serve_metrics(settings.metrics_listen, self._cleanup)
         cipher = ReasonCipher(settings.keyring())
         database_url = settings.database_url.get_secret_value()
         pool = await open_pool(

@@ -25,8 +25,8 @@ class UnitOfWork(abc.ABC):
     consents: ConsentRepository
     disclosures: DisclosureLog
     emergency_disclosures: EmergencyDisclosureRepository
-    crisis: CrisisRepository
     worklist: WorklistRepository
+    crisis: CrisisRepository
     notes: NoteRepository
 
     async def __aenter__(self) -> Self:
