@@ -58,6 +58,13 @@ async def test_the_clinic_accepts_and_completes_and_the_program_sees_it(
     assert [r.json()["version"] for r in (accepted, started, completed)] == [2, 3, 4]
     assert seen.json()["status"] == "completed"
     assert seen.json()["outcome"] == "Started treatment; follow-up booked."
+    # No consent of the member: the clinic's answers show the status, not the member's detail.
+    for answer in (accepted, completed):
+        shown = answer.json()
+        assert shown["disclosure"]["view"] == "redacted"
+        assert shown["subject_member_id"] == ""
+        assert shown["category"] is None
+        assert shown["reason"] == ""
 
 
 async def test_the_wrong_side_the_wrong_state_and_a_stale_version_are_refused(

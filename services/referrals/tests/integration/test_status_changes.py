@@ -92,19 +92,28 @@ async def test_each_allowed_transition_by_the_right_side(
     caller = REQUESTER if after in SET_BY_REQUESTER else PERFORMER
     events_before = await service.count_events()
 
-    changed = await update(as_(service, caller), created.referral_id, after, expected_version=1)
+    answer = await as_(service, caller).UpdateReferralStatus(
+        update_request(created.referral_id, after, expected_version=1)
+    )
 
+    changed = answer.referral
     assert changed.status == STATUS_PROTO[after]
     assert changed.version == 2
-    assert changed.status_reason == (REASON if after in REASON_REQUIRED else "")
-    assert changed.outcome == (OUTCOME if after in OUTCOME_REQUIRED else "")
     allowed, disclosed = (await audit_rows(service))[-2:]
     assert (allowed["action"], allowed["outcome"]) == ("referral.update_status", "allowed")
     assert disclosed["action"] == "referral.disclose"
     fetched = await service.stub.GetReferral(
         service_pb2.GetReferralRequest(referral_id=created.referral_id)
     )
-    assert fetched.referral == changed
+    stored = fetched.referral  # as the requesting program reads it
+    assert stored.status_reason == (REASON if after in REASON_REQUIRED else "")
+    assert stored.outcome == (OUTCOME if after in OUTCOME_REQUIRED else "")
+    if caller is PERFORMER:
+        # No consent of the member here: the clinic's answer holds none of the detail.
+        assert answer.disclosure.view == service_pb2.READ_VIEW_REDACTED
+        assert (changed.subject_member_id, changed.reason, changed.outcome) == ("", "", "")
+    else:
+        assert changed == stored
     history = await service.pool.fetchrow(
         "SELECT * FROM referral_status_changes WHERE referral_id = $1",
         uuid.UUID(created.referral_id),
@@ -272,8 +281,8 @@ async def test_of_concurrent_changes_exactly_one_wins(
     fetched = await service.stub.GetReferral(
         service_pb2.GetReferralRequest(referral_id=created.referral_id)
     )
-    assert fetched.referral == won[0]
-    assert fetched.referral.version == 2
+    # The winner's answer is the stored change (redacted when the clinic won, unconsented).
+    assert (fetched.referral.status, fetched.referral.version) == (won[0].status, 2)
 
 
 # -- what an EHR reads ------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from unittest.mock import ANY
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -39,6 +39,7 @@ from peerbridge_referrals.domain.disclosure import Disclosure
 from peerbridge_referrals.domain.events import ReferralStatusChanged
 from peerbridge_referrals.domain.lifecycle import Actor, Side
 from peerbridge_referrals.domain.model import Referral
+from peerbridge_referrals.domain.read_gate import NOT_A_DISCLOSURE, GatedRead, ReadView
 from peerbridge_referrals.domain.values import Status, StatusReasonCategory
 from peerbridge_referrals.service_layer import handlers
 from peerbridge_referrals.service_layer.audit import DISCLOSE, UPDATE_STATUS, Access
@@ -73,6 +74,14 @@ async def referral(store: InMemoryStore, clock: Clock) -> Referral:
 async def update(
     store: InMemoryStore, clock: Clock, caller: Principal, referral_id: str, **fields: Any
 ) -> Referral:
+    """The referral as stored after the change (the caller's answer: `answer_to`)."""
+    await answer_to(store, clock, caller, referral_id, **fields)
+    return store.referrals[UUID(referral_id)]
+
+
+async def answer_to(
+    store: InMemoryStore, clock: Clock, caller: Principal, referral_id: str, **fields: Any
+) -> GatedRead:
     return await handlers.update_referral_status(
         UpdateReferralStatus(referral_id=referral_id, **fields),
         InMemoryUnitOfWork(store),
@@ -329,3 +338,29 @@ def resource_of(bundle_json: bytes, resource_type: str) -> dict[str, Any]:
 
 def task_of(bundle_json: bytes) -> dict[str, Any]:
     return resource_of(bundle_json, "Task")
+
+
+async def test_the_recipient_gets_back_no_more_than_the_change_discloses(
+    store: InMemoryStore, clock: Clock, referral: Referral
+) -> None:
+    """Without the member's consent the clinic that accepts learns the new status, not the
+    member, reason or category; the requesting program gets its referral whole."""
+    answer = await answer_to(
+        store, clock, PERFORMER, str(referral.referral_id), status="accepted", expected_version=1
+    )
+    assert answer.disclosure.view is ReadView.REDACTED
+    assert "no active consent" in answer.disclosure.reason
+    assert (answer.referral.status, answer.referral.version) == (Status.ACCEPTED, 2)
+    assert answer.referral.subject_member_id == ""
+    assert answer.referral.reason == ""
+    own = await answer_to(
+        store,
+        clock,
+        REQUESTER,
+        str(referral.referral_id),
+        status="cancelled",
+        expected_version=2,
+        status_reason="The member moved away.",
+    )
+    assert own.disclosure == NOT_A_DISCLOSURE
+    assert own.referral.subject_member_id == referral.subject_member_id

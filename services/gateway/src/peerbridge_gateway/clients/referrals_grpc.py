@@ -134,7 +134,7 @@ class GrpcReferralsClient:
         response = await self._call(
             self._stub.UpdateReferralStatus, request, caller, _STATUS_FIELDS
         )
-        return referral_from_proto(response.referral)
+        return referral_from_proto(response.referral, response.disclosure)
 
     async def check_serving(self) -> None:
         await check_serving(self._health, self._health_name, self._timeout_s)

@@ -85,7 +85,19 @@ def gate_read(
     redacted, with why."""
     if not is_disclosure(caller, referral):
         return GatedRead(referral, NOT_A_DISCLOSURE)
-    decision = disclosure_for(referral, consents, at)
+    return gate_decided(referral, disclosure_for(referral, consents, at))
+
+
+def gate_answer(caller: Principal, referral: Referral, decision: Disclosure) -> GatedRead:
+    """What the answer to the caller's own change shows: a recipient who changes a status
+    gets the referral back as the change's FHIR view discloses it, no more."""
+    if not is_disclosure(caller, referral):
+        return GatedRead(referral, NOT_A_DISCLOSURE)
+    return gate_decided(referral, decision)
+
+
+def gate_decided(referral: Referral, decision: Disclosure) -> GatedRead:
+    """The referral whole under the decision's consent, else redacted with why."""
     if decision.consent is not None:
         marker = ReadDisclosure(
             ReadView.FULL, f"disclosed under consent {decision.consent.consent_id}"

@@ -46,8 +46,8 @@ class ReferralsServicer(service_grpc.ReferralsServiceServicer):
         self, request: service_pb2.UpdateReferralStatusRequest, context: Any
     ) -> service_pb2.UpdateReferralStatusResponse:
         command = translate.update_status_command(request)
-        referral = await self._application.update_referral_status(command)
-        return service_pb2.UpdateReferralStatusResponse(referral=to_proto_referral(referral))
+        answer = await self._application.update_referral_status(command)
+        return translate.update_status_response(answer)
 
     async def RecordConsent(
         self, request: service_pb2.RecordConsentRequest, context: Any

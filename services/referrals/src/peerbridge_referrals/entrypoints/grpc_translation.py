@@ -87,6 +87,13 @@ def get_response(read: GatedRead) -> service_pb2.GetReferralResponse:
     )
 
 
+def update_status_response(answer: GatedRead) -> service_pb2.UpdateReferralStatusResponse:
+    return service_pb2.UpdateReferralStatusResponse(
+        referral=read_referral_to_proto(answer.referral, answer.disclosure),
+        disclosure=read_disclosure_to_proto(answer.disclosure),
+    )
+
+
 def read_referral_to_proto(
     referral: Referral, disclosure: ReadDisclosure
 ) -> resources_pb2.Referral:

@@ -75,7 +75,7 @@ class ReferralsApplication:
             clock=self.clock,
         )
 
-    async def update_referral_status(self, command: UpdateReferralStatus) -> Referral:
+    async def update_referral_status(self, command: UpdateReferralStatus) -> GatedRead:
         return await handlers.update_referral_status(
             command,
             self.uow_factory(),

@@ -29,7 +29,13 @@ from ..domain.disclosure import Disclosure, DisclosureChannel, disclosure_for, l
 from ..domain.events import ReferralCreated
 from ..domain.lifecycle import actor_for, change_status, validate_status_change
 from ..domain.model import Referral, ReferralDetails, open_referral
-from ..domain.read_gate import READ_DESCRIPTION, GatedRead, gate_read, is_disclosure
+from ..domain.read_gate import (
+    READ_DESCRIPTION,
+    GatedRead,
+    gate_answer,
+    gate_read,
+    is_disclosure,
+)
 from ..domain.rules import check_opaque_id, is_opaque_id, parse_choice, validate_new_referral
 from ..domain.values import Status
 from .audit import CREATE, DISCLOSE, LIST, READ, UPDATE_STATUS, Access, DeniedAccessLog
@@ -220,9 +226,10 @@ async def update_referral_status(
     caller: Principal,
     denials: DeniedAccessLog,
     clock: Clock,
-) -> Referral:
+) -> GatedRead:
     """Move the referral to the status asked for, with the history row, the events and the
-    audit record in one transaction; or refuse, change nothing and audit the refusal.
+    audit record in one transaction; or refuse, change nothing and audit the refusal. The
+    answer shows the recipient no more than the change's FHIR view discloses to it.
 
     Checked in order: the token's scope, the request's values, whether the caller
     may see the referral (NOT_FOUND alike when missing), then the lifecycle rules
@@ -266,7 +273,7 @@ async def update_referral_status(
                     to_status=changed.status.value,
                     version=changed.version,
                 )
-                return changed
+                return gate_answer(caller, changed, disclosure)
     member = referral.subject_member_id if referral is not None else None
     await denials.record_denied(Access(UPDATE_STATUS, referral_id, member, purpose, reason))
     raise refusal

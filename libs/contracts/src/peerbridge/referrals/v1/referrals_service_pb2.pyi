@@ -350,18 +350,26 @@ class UpdateReferralStatusResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REFERRAL_FIELD_NUMBER: _builtins.int
+    DISCLOSURE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def referral(self) -> _referrals_resources_pb2.Referral:
-        """The referral as stored, with its new status and version."""
+        """The referral as stored, with its new status and version; redacted as
+        `disclosure` says when the caller is the recipient and no consent covers it.
+        """
+
+    @_builtins.property
+    def disclosure(self) -> Global___ReadDisclosure:
+        """What of the referral this answer returned, and why (as for GetReferral)."""
 
     def __init__(
         self,
         *,
         referral: _referrals_resources_pb2.Referral | None = ...,
+        disclosure: Global___ReadDisclosure | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["referral", b"referral"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["disclosure", b"disclosure", "referral", b"referral"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["referral", b"referral"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["disclosure", b"disclosure", "referral", b"referral"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
