@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Never, TypeVar
 
 import asyncpg
 from fastapi import FastAPI
@@ -24,11 +24,11 @@ from .authentication import Authenticator, RateLimitedLog
 from .clients.consents import ConsentsClient
 from .clients.consents_grpc import GrpcConsentsClient
 from .clients.crisis import CrisisClient
-from .clients.crisis_grpc import crisis_client
+from .clients.crisis_grpc import GrpcCrisisClient
 from .clients.disclosures import DisclosuresClient
 from .clients.disclosures_grpc import GrpcDisclosuresClient
 from .clients.emergency import EmergencyClient
-from .clients.emergency_grpc import emergency_client
+from .clients.emergency_grpc import GrpcEmergencyClient
 from .clients.grpc_calls import CHANNEL_OPTIONS
 from .clients.notes import NotesClient
 from .clients.notes_grpc import GrpcNotesClient
@@ -39,7 +39,7 @@ from .clients.referrals_grpc import GrpcReferralsClient
 from .clients.tokens import TokenClient
 from .clients.tokens_grpc import GrpcTokenClient, connect_identity
 from .clients.worklist import WorklistClient
-from .clients.worklist_grpc import connect_worklist
+from .clients.worklist_grpc import GrpcWorklistClient
 from .config import GatewaySettings
 from .idempotency import postgres_store
 from .idempotency.guard import GuardPolicy, IdempotencyGuard
@@ -117,19 +117,12 @@ def create_app(
                     settings.auth_failure_audit_per_minute,
                 )
             service = await stack.enter_async_context(
-                _referrals_service(settings, referrals, consents, disclosures, notes)
-            )
-            client = service.referrals
-            worklist_client = worklist
-            if worklist_client is None:
-                worklist_client = await stack.enter_async_context(
-                    connect_worklist(settings.referrals_target, timeout_s=settings.grpc_timeout_s)
+                _referrals_service(
+                    settings,
+                    _ReferralsService(
+                        referrals, consents, disclosures, notes, worklist, crisis, emergency
+                    ),
                 )
-            crisis_service = await stack.enter_async_context(
-                crisis_client(settings.referrals_target, settings.grpc_timeout_s, crisis)
-            )
-            emergency_service = await stack.enter_async_context(
-                emergency_client(settings.referrals_target, settings.grpc_timeout_s, emergency)
             )
             identity = await stack.enter_async_context(
                 _identity(settings, tokens, token_verifier, patients)
@@ -139,12 +132,12 @@ def create_app(
             )
             stack.push_async_callback(_cancel, purge)
             app.state.resources = GatewayResources(
-                referrals=client,
+                referrals=service.referrals,
                 consents=service.consents,
                 disclosures=service.disclosures,
-                worklist=worklist_client,
-                crisis=crisis_service,
-                emergency=emergency_service,
+                worklist=service.worklist,
+                crisis=service.crisis,
+                emergency=service.emergency,
                 notes=service.notes,
                 tokens=identity.tokens,
                 patients=identity.patients,
@@ -164,7 +157,7 @@ def create_app(
                 renderer=renderer,
                 probes=(
                     Probe("database", store.ping),
-                    Probe("referrals", client.check_serving),
+                    Probe("referrals", service.referrals.check_serving),
                     Probe("identity", identity.tokens.check_serving),
                 ),
                 probe_timeout_s=min(settings.grpc_timeout_s, _MAX_PROBE_TIMEOUT_S),
@@ -236,43 +229,44 @@ async def _postgres(settings: GatewaySettings) -> AsyncIterator[_Database]:
         await pool.close()
 
 
+# None where a client may be missing (given by tests), Never once every one is there.
+C = TypeVar("C")
+
+
 @dataclass(frozen=True)
-class _ReferralsService:
-    referrals: ReferralsClient
-    consents: ConsentsClient
-    disclosures: DisclosuresClient
-    notes: NotesClient
+class _ReferralsService(Generic[C]):
+    """The referrals service's clients; in tests some may be given (None: not given)."""
+
+    referrals: ReferralsClient | C
+    consents: ConsentsClient | C
+    disclosures: DisclosuresClient | C
+    notes: NotesClient | C
+    worklist: WorklistClient | C
+    crisis: CrisisClient | C
+    emergency: EmergencyClient | C
 
 
 @contextlib.asynccontextmanager
 async def _referrals_service(
-    settings: GatewaySettings,
-    referrals: ReferralsClient | None,
-    consents: ConsentsClient | None,
-    disclosures: DisclosuresClient | None,
-    notes: NotesClient | None,
-) -> AsyncIterator[_ReferralsService]:
-    """The referrals service's clients over one channel (unless given)."""
-    if (
-        referrals is not None
-        and consents is not None
-        and disclosures is not None
-        and notes is not None
-    ):
-        yield _ReferralsService(referrals, consents, disclosures, notes)
-        return
+    settings: GatewaySettings, given: _ReferralsService[None]
+) -> AsyncIterator[_ReferralsService[Never]]:
+    """The referrals service's clients over one channel, each unless given."""
     timeout_s = settings.grpc_timeout_s
     channel = create_channel(
         settings.referrals_target, default_timeout_s=timeout_s, options=CHANNEL_OPTIONS
     )
     try:
         yield _ReferralsService(
-            referrals or GrpcReferralsClient(channel, timeout_s=timeout_s),
-            consents or GrpcConsentsClient(channel, timeout_s=timeout_s),
-            disclosures or GrpcDisclosuresClient(channel, timeout_s=timeout_s),
-            notes or GrpcNotesClient(channel, timeout_s=timeout_s),
+            given.referrals or GrpcReferralsClient(channel, timeout_s=timeout_s),
+            given.consents or GrpcConsentsClient(channel, timeout_s=timeout_s),
+            given.disclosures or GrpcDisclosuresClient(channel, timeout_s=timeout_s),
+            given.notes or GrpcNotesClient(channel, timeout_s=timeout_s),
+            given.worklist or GrpcWorklistClient(channel, timeout_s=timeout_s),
+            given.crisis or GrpcCrisisClient(channel, timeout_s=timeout_s),
+            given.emergency or GrpcEmergencyClient(channel, timeout_s=timeout_s),
         )
     finally:
+        # A channel no client uses never connects: closing it costs nothing.
         await channel.close()
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -14,12 +13,11 @@ import grpc
 from peerbridge.referrals.v1 import referrals_crisis_pb2 as crisis_pb2
 from peerbridge.referrals.v1 import referrals_crisis_pb2_grpc as crisis_grpc
 from peerbridge.sessions.v1 import sessions_events_pb2 as sessions_pb2
-from peerbridge_platform.grpc import Caller, create_channel
+from peerbridge_platform.grpc import Caller
 
 from .consents_grpc import list_field_name
 from .crisis import (
     ClinicalContact,
-    CrisisClient,
     CrisisGuidance,
     NewRiskFlag,
     OnCallShift,
@@ -32,7 +30,7 @@ from .crisis import (
     RiskKind,
     RiskLevel,
 )
-from .grpc_calls import CHANNEL_OPTIONS, Req, Resp, unary_call
+from .grpc_calls import Req, Resp, unary_call
 from .referrals_grpc import SERVICE, EnumCodec, request_id_for
 
 
@@ -158,21 +156,6 @@ class GrpcCrisisClient:
             timeout_s=self._timeout_s,
             field_names=field_names,
         )
-
-
-@contextlib.asynccontextmanager
-async def crisis_client(
-    target: str, timeout_s: float, given: CrisisClient | None
-) -> AsyncIterator[CrisisClient]:
-    """`given`, or a client on a channel of its own to the referrals service."""
-    if given is not None:
-        yield given
-        return
-    channel = create_channel(target, default_timeout_s=timeout_s, options=CHANNEL_OPTIONS)
-    try:
-        yield GrpcCrisisClient(channel, timeout_s=timeout_s)
-    finally:
-        await channel.close()
 
 
 def _time(message: Any, name: str) -> datetime | None:

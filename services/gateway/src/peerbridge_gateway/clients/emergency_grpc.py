@@ -3,26 +3,23 @@ deadline on every call, on a channel of its own (as the crisis client)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC
 
 import grpc
 
 from peerbridge.referrals.v1 import referrals_emergency_pb2 as emergency_pb2
 from peerbridge.referrals.v1 import referrals_emergency_pb2_grpc as emergency_grpc
-from peerbridge_platform.grpc import Caller, create_channel
+from peerbridge_platform.grpc import Caller
 
 from .consents_grpc import list_field_name
 from .emergency import (
     EmergencyAccess,
-    EmergencyClient,
     EmergencyDisclosure,
     EmergencyPage,
     EmergencyQuery,
     EmergencyRequest,
 )
-from .grpc_calls import CHANNEL_OPTIONS, unary_call
+from .grpc_calls import unary_call
 from .referrals_grpc import SERVICE, referral_from_proto, request_id_for
 
 _DISCLOSE_FIELDS = {"request_id": "Idempotency-Key"}
@@ -112,18 +109,3 @@ def emergency_from_proto(message: emergency_pb2.EmergencyDisclosure) -> Emergenc
         reviewed_by=message.reviewed_by or None,
         review_note=message.review_note or None,
     )
-
-
-@contextlib.asynccontextmanager
-async def emergency_client(
-    target: str, timeout_s: float, given: EmergencyClient | None
-) -> AsyncIterator[EmergencyClient]:
-    """`given`, or a client on a channel of its own to the referrals service."""
-    if given is not None:
-        yield given
-        return
-    channel = create_channel(target, default_timeout_s=timeout_s, options=CHANNEL_OPTIONS)
-    try:
-        yield GrpcEmergencyClient(channel, timeout_s=timeout_s)
-    finally:
-        await channel.close()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC
 
 import grpc
 
 from peerbridge.referrals.v1 import referrals_worklist_pb2 as worklist
 from peerbridge.referrals.v1 import referrals_worklist_pb2_grpc as worklist_grpc
-from peerbridge_platform.grpc import Caller, create_channel
+from peerbridge_platform.grpc import Caller
 
 from .consents_grpc import list_field_name
-from .grpc_calls import CHANNEL_OPTIONS, unary_call
+from .grpc_calls import unary_call
 from .referrals_grpc import SERVICE, EnumCodec, _codecs
 from .worklist import (
     ItemKind,
@@ -89,13 +87,3 @@ def item_from_proto(message: worklist.WorklistItem) -> WorklistItem:
             else None
         ),
     )
-
-
-@contextlib.asynccontextmanager
-async def connect_worklist(target: str, *, timeout_s: float) -> AsyncIterator[GrpcWorklistClient]:
-    """The worklist client on a channel of its own to the referrals service, closed on exit."""
-    channel = create_channel(target, default_timeout_s=timeout_s, options=CHANNEL_OPTIONS)
-    try:
-        yield GrpcWorklistClient(channel, timeout_s=timeout_s)
-    finally:
-        await channel.close()
