@@ -71,7 +71,6 @@ def observe_grpc_call(method: str, code: str, seconds: float) -> None:
 
 def observe_http_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one answered request; `route` is the declared template, never the path."""
-    route = route.split(" ", 1)[-1]  # a template may come with its method in front
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
     HTTP_REQUEST_SECONDS.labels(method, route).observe(seconds)
 

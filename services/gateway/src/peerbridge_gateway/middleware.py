@@ -22,7 +22,7 @@ from .problems import (
     ProblemRenderer,
 )
 from .refusal_audit import VALIDATE, Refusal
-from .routing import AUTHENTICATED_SCOPE_KEY, route_template
+from .routing import AUTHENTICATED_SCOPE_KEY, route_path, route_template
 
 # A client's request id is reused only when it is short and plain (it reaches every log line).
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -90,7 +90,7 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_with_id)
             finally:
                 elapsed = time.perf_counter() - started
-                observe_http_request(scope["method"], route_template(scope), status, elapsed)
+                observe_http_request(scope["method"], route_path(scope), status, elapsed)
                 log.info(
                     "http request",
                     method=scope["method"],

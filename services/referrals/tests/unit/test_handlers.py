@@ -79,9 +79,10 @@ async def create(
 async def get(
     referral_id: str, uow: InMemoryUnitOfWork, caller: Principal = COORDINATOR
 ) -> Referral:
-    return await handlers.get_referral(
+    read = await handlers.read_referral(
         GetReferral(referral_id), uow, caller=caller, denials=InMemoryDeniedAccessLog(uow.store)
     )
+    return read.referral
 
 
 # -- create ---------------------------------------------------------------
@@ -595,6 +596,6 @@ async def test_the_application_takes_the_caller_from_the_call_context(
         await application.create_referral(create_command)
     with principal_context(SUPPORTER, peer="ipv4:10.0.0.9:5555"):
         created = await application.create_referral(create_command)
-        await application.get_referral(GetReferral(str(created.referral_id)))
+        await application.read_referral(GetReferral(str(created.referral_id)))
     with principal_context(OTHER_MEMBER), pytest.raises(NotFound):
-        await application.get_referral(GetReferral(str(created.referral_id)))
+        await application.read_referral(GetReferral(str(created.referral_id)))

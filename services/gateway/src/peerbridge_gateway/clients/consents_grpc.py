@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from functools import cache
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from peerbridge.referrals.v1 import referrals_consent_pb2 as consent_pb2
 from peerbridge.referrals.v1 import referrals_service_pb2 as service
 from peerbridge.referrals.v1 import referrals_service_pb2_grpc as service_grpc
 from peerbridge_platform.grpc import Caller
+from peerbridge_platform.protobuf_time import optional_time
 
 from .consents import (
     CaptureMethod,
@@ -142,8 +142,8 @@ def terms_from_proto(message: consent_pb2.ConsentTerms) -> ConsentTerms:
         ),
         purposes=tuple(codecs.purpose.from_proto(p) for p in message.purposes),
         revocation_instructions=message.revocation_instructions,
-        valid_from=_time(message, "valid_from"),
-        expires_at=_time(message, "expires_at"),
+        valid_from=optional_time(message, "valid_from"),
+        expires_at=optional_time(message, "expires_at"),
         expiry_event=message.expiry_event or None,
         capture_method=(
             codecs.capture_method.from_proto(message.capture_method)
@@ -151,7 +151,7 @@ def terms_from_proto(message: consent_pb2.ConsentTerms) -> ConsentTerms:
             else None
         ),
         witness_name=message.witness_name or None,
-        signed_at=_time(message, "signed_at"),
+        signed_at=optional_time(message, "signed_at"),
     )
 
 
@@ -163,17 +163,10 @@ def consent_from_proto(message: consent_pb2.Consent) -> Consent:
         recorded_by=message.recorded_by,
         created_at=message.create_time.ToDatetime(tzinfo=UTC),
         version=message.version,
-        revoked_at=_time(message, "revoke_time"),
+        revoked_at=optional_time(message, "revoke_time"),
         revoked_by=message.revoked_by or None,
         revocation_reason=message.revocation_reason or None,
     )
-
-
-def _time(message: consent_pb2.ConsentTerms | consent_pb2.Consent, name: str) -> datetime | None:
-    if not message.HasField(name):  # type: ignore[arg-type]
-        return None
-    value: Timestamp = getattr(message, name)
-    return value.ToDatetime(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
 
 import grpc
 
@@ -14,6 +13,7 @@ from peerbridge.referrals.v1 import referrals_crisis_pb2 as crisis_pb2
 from peerbridge.referrals.v1 import referrals_crisis_pb2_grpc as crisis_grpc
 from peerbridge.sessions.v1 import sessions_events_pb2 as sessions_pb2
 from peerbridge_platform.grpc import Caller
+from peerbridge_platform.protobuf_time import optional_time
 
 from .consents_grpc import list_field_name
 from .crisis import (
@@ -158,13 +158,6 @@ class GrpcCrisisClient:
         )
 
 
-def _time(message: Any, name: str) -> datetime | None:
-    if not message.HasField(name):
-        return None
-    moment: datetime = getattr(message, name).ToDatetime(tzinfo=UTC)
-    return moment
-
-
 def flag_from_proto(message: crisis_pb2.RiskFlag) -> RiskFlag:
     codecs = _codecs()
     return RiskFlag(
@@ -182,7 +175,7 @@ def flag_from_proto(message: crisis_pb2.RiskFlag) -> RiskFlag:
         clinic_organization_id=message.clinic_organization_id or None,
         assigned_supervisor_id=message.assigned_supervisor_id or None,
         acknowledged_by=message.acknowledged_by or None,
-        acknowledged_at=_time(message, "acknowledge_time"),
+        acknowledged_at=optional_time(message, "acknowledge_time"),
     )
 
 

@@ -10,6 +10,7 @@ import grpc
 from peerbridge.referrals.v1 import referrals_emergency_pb2 as emergency_pb2
 from peerbridge.referrals.v1 import referrals_emergency_pb2_grpc as emergency_grpc
 from peerbridge_platform.grpc import Caller
+from peerbridge_platform.protobuf_time import optional_time
 
 from .consents_grpc import list_field_name
 from .emergency import (
@@ -103,9 +104,7 @@ def emergency_from_proto(message: emergency_pb2.EmergencyDisclosure) -> Emergenc
         disclosing_organization_id=message.disclosing_organization_id,
         disclosed_at=message.disclosed_at.ToDatetime(tzinfo=UTC),
         nature_of_emergency=message.nature_of_emergency,
-        reviewed_at=(
-            message.review_time.ToDatetime(tzinfo=UTC) if message.HasField("review_time") else None
-        ),
+        reviewed_at=optional_time(message, "review_time"),
         reviewed_by=message.reviewed_by or None,
         review_note=message.review_note or None,
     )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC
 from enum import StrEnum
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from peerbridge.referrals.v1 import referrals_consent_pb2 as consent_pb2
+from peerbridge_platform.protobuf_time import optional_time
 
 from ..domain.commands import ConsentTermsInput
 from ..domain.consent import (
@@ -77,17 +75,10 @@ def terms_from_proto(message: consent_pb2.ConsentTerms) -> ConsentTermsInput:
         recipient_classes=_names(RecipientClass, message.recipient_classes),
         purposes=_names(ConsentPurpose, message.purposes),
         revocation_instructions=message.revocation_instructions,
-        valid_from=_time(message, "valid_from"),
-        expires_at=_time(message, "expires_at"),
+        valid_from=optional_time(message, "valid_from"),
+        expires_at=optional_time(message, "expires_at"),
         expiry_event=message.expiry_event,
         capture_method=value_name_from_proto(CaptureMethod, message.capture_method),
         witness_name=message.witness_name,
-        signed_at=_time(message, "signed_at"),
+        signed_at=optional_time(message, "signed_at"),
     )
-
-
-def _time(message: consent_pb2.ConsentTerms, field: str) -> Any:
-    if not message.HasField(field):  # type: ignore[arg-type]
-        return None
-    stamp: Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)

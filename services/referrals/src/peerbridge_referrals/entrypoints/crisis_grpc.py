@@ -3,15 +3,13 @@ the application's dependencies. Domain errors propagate to the error-mapping int
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
-
-from google.protobuf.message import Message
 
 from peerbridge.referrals.v1 import referrals_crisis_pb2 as crisis_pb2
 from peerbridge.referrals.v1 import referrals_crisis_pb2_grpc as crisis_grpc
 from peerbridge_platform.auth.context import require_principal
 from peerbridge_platform.grpc import ServiceRegistration
+from peerbridge_platform.protobuf_time import optional_time
 
 from ..adapters.crisis_protobuf import (
     to_proto_contact,
@@ -25,14 +23,6 @@ from ..service_layer import crisis_handlers as handlers
 from ..service_layer.application import ReferralsApplication
 
 SERVICE_NAME: str = crisis_pb2.DESCRIPTOR.services_by_name["CrisisService"].full_name
-
-
-def _time(message: Message, field: str) -> datetime | None:
-    if not message.HasField(field):
-        return None
-    stamp: Any = getattr(message, field)
-    moment: datetime = stamp.ToDatetime(tzinfo=UTC)
-    return moment
 
 
 class CrisisServicer(crisis_grpc.CrisisServiceServicer):
@@ -67,8 +57,8 @@ class CrisisServicer(crisis_grpc.CrisisServiceServicer):
         command = handlers.SetOnCall(
             request.program_id,
             request.supervisor_id,
-            _time(request, "start_time"),
-            _time(request, "end_time"),
+            optional_time(request, "start_time"),
+            optional_time(request, "end_time"),
         )
         shift = await handlers.set_on_call_supervisor(
             command,
@@ -84,7 +74,7 @@ class CrisisServicer(crisis_grpc.CrisisServiceServicer):
     ) -> crisis_pb2.GetOnCallResponse:
         shift = await handlers.get_on_call(
             request.program_id,
-            _time(request, "at_time"),
+            optional_time(request, "at_time"),
             self._app.uow_factory(),
             clock=self._app.clock,
             **self._deps(),

@@ -53,9 +53,6 @@ class ReferralsApplication:
             new_id=self.new_id,
         )
 
-    async def get_referral(self, query: GetReferral) -> Referral:
-        return (await self.read_referral(query)).referral
-
     async def read_referral(self, query: GetReferral) -> GatedRead:
         return await handlers.read_referral(
             query,

@@ -141,19 +141,6 @@ def _same_request(existing: Referral, details: ReferralDetails) -> Referral:
     return existing
 
 
-async def get_referral(
-    query: GetReferral,
-    uow: UnitOfWork,
-    *,
-    caller: Principal,
-    denials: DeniedAccessLog,
-    clock: Clock = now_utc,
-) -> Referral:
-    """The referral as `read_referral` returns it, without the marker."""
-    read = await read_referral(query, uow, caller=caller, denials=denials, clock=clock)
-    return read.referral
-
-
 async def read_referral(
     query: GetReferral,
     uow: UnitOfWork,
